@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "md2pr_native",
+      "sources": ["src/addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno"],
+      "conditions": [
+        ["'<!(sh ../scripts/has-openblas.sh)'=='1'", {
+          "defines": ["MD2PR_HAVE_OPENBLAS=1"],
+          "libraries": ["-lopenblas"]
+        }]
+      ]
+    }
+  ]
+}

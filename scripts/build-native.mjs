@@ -1,0 +1,27 @@
+// Builds the optional native kernels (native/) with node-gyp. A failed build is not fatal:
+// md2pr then runs on its TypeScript kernels and says so once at run time.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const nativeDir = join(root, "native");
+const addon = join(nativeDir, "build", "Release", "md2pr_native.node");
+const force = process.argv.includes("--force");
+if (process.env.MD2PR_SKIP_NATIVE === "1") {
+  console.log("md2pr: MD2PR_SKIP_NATIVE=1, native kernels not built");
+  process.exit(0);
+}
+if (!force && existsSync(addon)) process.exit(0);
+
+// npm passes its bundled node-gyp in npm_config_node_gyp; fall back to a node-gyp on PATH.
+const npmGyp = process.env.npm_config_node_gyp;
+const [cmd, args] = npmGyp && existsSync(npmGyp)
+  ? [process.execPath, [npmGyp, "rebuild"]]
+  : ["node-gyp", ["rebuild"]];
+const result = spawnSync(cmd, args, { cwd: nativeDir, stdio: "inherit" });
+if (result.status !== 0) {
+  console.warn("md2pr: WARNING: native kernels failed to build; md2pr will use the (slower) TypeScript kernels.");
+}
+process.exit(0);
