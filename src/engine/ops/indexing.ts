@@ -94,3 +94,18 @@ export function maskedFill(x: Tensor, keep: Uint8Array, value: number): Tensor {
     for (let i = 0; i < x.size; i++) if (keep[i]) d[i] = d[i]! + g[i]!;
   });
 }
+
+/** Picks elements by flat index: out (shape `shape`) [j] = x.data[indices[j]]; gradient scattered back. */
+export function takeElements(x: Tensor, indices: Int32Array, shape: readonly number[]): Tensor {
+  if (shapeSize(shape) !== indices.length) throw new Error(`takeElements: ${indices.length} indices for shape [${shape.join(", ")}]`);
+  const out = Tensor.zeros(shape);
+  for (let j = 0; j < indices.length; j++) {
+    const i = indices[j]!;
+    if (i < 0 || i >= x.size) throw new Error(`takeElements: index ${i} outside${x.label()}`);
+    out.data[j] = x.data[i]!;
+  }
+  return record(out, [x], (g) => {
+    const d = gradBuffer(x);
+    for (let j = 0; j < indices.length; j++) d[indices[j]!] = d[indices[j]!]! + g[j]!;
+  });
+}
