@@ -48,7 +48,8 @@ export class VarBuilder {
   has(name: string): boolean {
     if (!this.source) return false;
     const full = this.fullName(name);
-    return this.source.tensors.has(full) || this.source.fallbackPrefixes.some((p) => this.source!.tensors.has(p + full));
+    const tensors = this.source.tensors;
+    return tensors.has(full) || this.source.fallbackPrefixes.some((p) => tensors.has(p + full) || (full.startsWith(p) && tensors.has(full.slice(p.length))));
   }
 
   get isLoading(): boolean {
@@ -76,8 +77,8 @@ export class VarBuilder {
     const src = this.source!;
     let found = src.tensors.get(full);
     for (const p of src.fallbackPrefixes) {
-      if (found) break;
-      found = src.tensors.get(p + full);
+      // "embeddings.x" may be stored as "bert.embeddings.x", and "bert.embeddings.x" as "embeddings.x"
+      found ??= src.tensors.get(p + full) ?? (full.startsWith(p) ? src.tensors.get(full.slice(p.length)) : undefined);
     }
     if (!found) throw new Error(`${src.origin}: missing tensor '${full}'`);
     if (!sameShape(found.shape, shape)) {
