@@ -30,7 +30,7 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /** True when an op on these inputs must record a backward step. */
-export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+export function needsGrad(...inputs: readonly (Tensor | null | undefined)[]): boolean {
   return gradEnabled && inputs.some((t) => t?.requiresGrad === true);
 }
 
@@ -38,7 +38,7 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
  * Records `output`'s backward closure when any input requires grad. The closure receives d loss / d output
  * and must add the input gradients with `accumulateGrad`.
  */
-export function record(output: Tensor, inputs: (Tensor | null | undefined)[], backward: (gradOut: Float32Array) => void): Tensor {
+export function record(output: Tensor, inputs: readonly (Tensor | null | undefined)[], backward: (gradOut: Float32Array) => void): Tensor {
   if (needsGrad(...inputs)) {
     output.requiresGrad = true;
     tape.push({ output, backward });
