@@ -27,7 +27,14 @@ export class VarBuilder {
     private readonly prefix: string,
     private readonly source: Source | null,
     private readonly rng: Rng | null,
+    /** Names initialised randomly even though a source is given (for example a new head on a loaded encoder). */
+    private readonly randomFor: ((name: string) => boolean) | null = null,
   ) {}
+
+  /** This loading builder, except that names matching `when` are initialised randomly from `seed`. */
+  withRandomFor(seed: number, when: (name: string) => boolean): VarBuilder {
+    return new VarBuilder(this.params, this.prefix, this.source, new Rng(seed), when);
+  }
 
   /** Parameters initialised randomly (normal std for weights as the caller asks; seeded). */
   static random(seed: number): VarBuilder {
@@ -41,7 +48,7 @@ export class VarBuilder {
 
   /** A builder whose names are under `prefix.name` (shares the parameter collection). */
   pp(name: string | number): VarBuilder {
-    return new VarBuilder(this.params, this.prefix ? `${this.prefix}.${name}` : String(name), this.source, this.rng);
+    return new VarBuilder(this.params, this.prefix ? `${this.prefix}.${name}` : String(name), this.source, this.rng, this.randomFor);
   }
 
   /** True when the source has a tensor of that name (random builders: false). */
@@ -63,7 +70,8 @@ export class VarBuilder {
       if (!sameShape(existing.shape, shape)) throw new Error(`parameter '${full}' requested as [${shape.join(", ")}] but exists as [${existing.shape.join(", ")}]`);
       return existing;
     }
-    const tensor = this.source ? this.load(full, shape) : this.init(full, shape, init);
+    const random = this.source === null || (this.randomFor !== null && this.randomFor(full));
+    const tensor = random ? this.init(full, shape, init) : this.load(full, shape);
     tensor.requiresGrad = true;
     this.params.set(full, tensor);
     return tensor;
