@@ -1,0 +1,103 @@
+/**
+ * Dynamic false-negative filter (method.md): a hard negative d of query q is masked out of the contrastive loss
+ * when the ranker scores it far above the positive:
+ *
+ *   mask d  iff  s_C(q, d) - s_C(q, d+) > theta_t
+ *
+ * theta_t starts at thetaMin and is recomputed every `updateEvery` steps as the (1 - rho) quantile of the gaps
+ * s_C(q, d-) - s_C(q, d+) seen since the last update, floored at thetaMin (default 0: the seed's rule, "never
+ * a negative the ranker prefers to the positive"). So the filter follows the ranker's calibration and removes at
+ * most about rho of the negatives. Only each query's own hard negatives are scored by the ranker; in-batch
+ * negatives of other queries are never masked. Switch it off with enabled = false (ablations).
+ */
+export interface FalseNegativeFilterOptions {
+  enabled: boolean;
+  /** Upper bound on the fraction of negatives masked (default 0.1). */
+  rho: number;
+  /** Steps between threshold updates, K (default 50). */
+  updateEvery: number;
+  /** Floor of the threshold (default 0). */
+  thetaMin: number;
+}
+
+export const DEFAULT_FALSE_NEGATIVE_FILTER: FalseNegativeFilterOptions = {
+  enabled: true,
+  rho: 0.1,
+  updateEvery: 50,
+  thetaMin: 0,
+};
+
+export interface FilterState {
+  theta: number;
+  stepsSinceUpdate: number;
+  window: number[];
+}
+
+export interface FilterDecision {
+  /** [B * (n+1)] 1 = keep, 0 = masked, over each query's own candidates (positive first, never masked). */
+  keepOwn: Uint8Array;
+  maskedFraction: number;
+  theta: number;
+}
+
+export class DynamicFalseNegativeFilter {
+  state: FilterState;
+
+  constructor(readonly options: FalseNegativeFilterOptions = DEFAULT_FALSE_NEGATIVE_FILTER) {
+    if (!(options.rho >= 0 && options.rho <= 1)) throw new Error(`false-negative filter: rho must be in [0, 1], got ${options.rho}`);
+    if (!(options.updateEvery >= 1)) throw new Error(`false-negative filter: updateEvery must be >= 1, got ${options.updateEvery}`);
+    this.state = { theta: options.thetaMin, stepsSinceUpdate: 0, window: [] };
+  }
+
+  /**
+   * Decides the mask for one step from the teacher's scores [B, groupSize] (positive in column 0), then records
+   * the gaps and updates theta every K steps.
+   */
+  step(teacherScores: Float32Array, batch: number, groupSize: number): FilterDecision {
+    const keepOwn = new Uint8Array(batch * groupSize).fill(1);
+    let masked = 0;
+    const negatives = batch * (groupSize - 1);
+    for (let i = 0; i < batch; i++) {
+      const pos = teacherScores[i * groupSize]!;
+      for (let j = 1; j < groupSize; j++) {
+        const gap = teacherScores[i * groupSize + j]! - pos;
+        this.state.window.push(gap);
+        if (this.options.enabled && gap > this.state.theta) {
+          keepOwn[i * groupSize + j] = 0;
+          masked++;
+        }
+      }
+    }
+    const decision = { keepOwn, maskedFraction: negatives > 0 ? masked / negatives : 0, theta: this.state.theta };
+    this.state.stepsSinceUpdate += 1;
+    if (this.state.stepsSinceUpdate >= this.options.updateEvery) {
+      this.state.theta = Math.max(this.options.thetaMin, quantile(this.state.window, 1 - this.options.rho));
+      this.state.window = [];
+      this.state.stepsSinceUpdate = 0;
+    }
+    return decision;
+  }
+}
+
+/** The q-quantile (linear interpolation, as numpy's default) of values; -Infinity for none. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return -Infinity;
+  const sorted = [...values].sort((a, b) => a - b);
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/**
+ * Expands the own-candidate mask to the [B, B*(n+1)] contrastive mask: query i keeps every passage of other
+ * queries (in-batch negatives) and its own candidates as decided.
+ */
+export function contrastiveKeepMask(keepOwn: Uint8Array, batch: number, groupSize: number): Uint8Array {
+  const cols = batch * groupSize;
+  const keep = new Uint8Array(batch * cols).fill(1);
+  for (let i = 0; i < batch; i++) {
+    for (let j = 0; j < groupSize; j++) keep[i * cols + i * groupSize + j] = keepOwn[i * groupSize + j]!;
+  }
+  return keep;
+}

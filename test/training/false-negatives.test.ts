@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DynamicFalseNegativeFilter, contrastiveKeepMask, quantile } from "../../src/training/false-negatives.ts";
+
+describe("dynamic false-negative filter", () => {
+  it("starts with the seed's rule: masks negatives the ranker scores above the positive", () => {
+    const f = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.1, updateEvery: 100, thetaMin: 0 });
+    // query 0: positive 1.0, negatives 2.0 (above: masked), 0.5 (kept); query 1: positive 3, negatives 3 (gap 0: kept), 4 (masked)
+    const d = f.step(Float32Array.from([1, 2, 0.5, 3, 3, 4]), 2, 3);
+    assert.deepEqual(Array.from(d.keepOwn), [1, 0, 1, 1, 1, 0]);
+    assert.equal(d.maskedFraction, 0.5);
+  });
+  it("updates theta every K steps to the (1 - rho) quantile of the window, floored at thetaMin", () => {
+    const f = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.25, updateEvery: 2, thetaMin: 0 });
+    f.step(Float32Array.from([0, 1, 2]), 1, 3); // gaps 1, 2
+    f.step(Float32Array.from([0, 3, 4]), 1, 3); // gaps 3, 4 -> window [1,2,3,4], 0.75 quantile = 3.25
+    assert.ok(Math.abs(f.state.theta - 3.25) < 1e-12);
+    const d = f.step(Float32Array.from([0, 3, 4]), 1, 3);
+    assert.deepEqual(Array.from(d.keepOwn), [1, 1, 0]);
+    const g = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.5, updateEvery: 1, thetaMin: 0 });
+    g.step(Float32Array.from([0, -5, -3]), 1, 3);
+    assert.equal(g.state.theta, 0, "negative quantile is floored at thetaMin");
+  });
+  it("masks nothing when disabled but still reports theta", () => {
+    const f = new DynamicFalseNegativeFilter({ enabled: false, rho: 0.1, updateEvery: 10, thetaMin: 0 });
+    const d = f.step(Float32Array.from([0, 5, 6]), 1, 3);
+    assert.deepEqual(Array.from(d.keepOwn), [1, 1, 1]);
+    assert.equal(d.maskedFraction, 0);
+  });
+  it("expands to the contrastive mask without touching in-batch negatives", () => {
+    const keep = contrastiveKeepMask(Uint8Array.from([1, 0, 1, 1]), 2, 2);
+    assert.deepEqual(Array.from(keep), [1, 0, 1, 1, 1, 1, 1, 1]);
+  });
+  it("quantile interpolates like numpy", () => {
+    assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
+    assert.equal(quantile([5], 0.9), 5);
+  });
+});
