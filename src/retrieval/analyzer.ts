@@ -93,8 +93,16 @@ function classify(cp: number): number {
   return k;
 }
 
-function isWordClass(k: number): boolean {
-  return k === C_LETTER || k === C_DIGIT || k === C_EXTENDNUMLET;
+/** Class of the code point starting at text[i] (a lone surrogate counts as OTHER). */
+function classAt(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c < 128) return asciiClass[c]!;
+  return classify(text.codePointAt(i)!);
+}
+
+function widthAt(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff && i + 1 < text.length ? 2 : 1;
 }
 
 /** Splits text into tokens (original case) with the simplified UAX#29 rules described above. */
@@ -102,43 +110,46 @@ export function tokenize(text: string): string[] {
   const out: string[] = [];
   const n = text.length;
   let i = 0;
-  const cpAt = (j: number): number => text.codePointAt(j)!;
-  const width = (cp: number): number => (cp > 0xffff ? 2 : 1);
   while (i < n) {
-    let cp = cpAt(i);
-    let k = classify(cp);
+    let k = classAt(text, i);
     if (k === C_SINGLE) {
-      out.push(text.slice(i, i + width(cp)));
-      i += width(cp);
+      const w = widthAt(text, i);
+      out.push(text.slice(i, i + w));
+      i += w;
       continue;
     }
-    if (!isWordClass(k)) {
-      i += width(cp);
+    if (k !== C_LETTER && k !== C_DIGIT && k !== C_EXTENDNUMLET) {
+      i += widthAt(text, i);
       continue;
     }
     const start = i;
     let last = k; // class of the last letter/digit/connector in the token
     let hasAlnum = k !== C_EXTENDNUMLET;
-    i += width(cp);
+    i += widthAt(text, i);
     while (i < n) {
-      cp = cpAt(i);
-      k = classify(cp);
-      if (k === C_EXTEND) {
-        i += width(cp);
+      const c = text.charCodeAt(i);
+      k = c < 128 ? asciiClass[c]! : classAt(text, i);
+      if (k === C_LETTER || k === C_DIGIT) {
+        hasAlnum = true;
+        last = k;
+        i += c < 128 ? 1 : widthAt(text, i);
         continue;
       }
-      if (isWordClass(k)) {
-        if (k !== C_EXTENDNUMLET) hasAlnum = true;
+      if (k === C_EXTENDNUMLET) {
         last = k;
-        i += width(cp);
+        i += c < 128 ? 1 : widthAt(text, i);
+        continue;
+      }
+      if (k === C_EXTEND) {
+        i += widthAt(text, i);
         continue;
       }
       if (k === C_MIDLETTER || k === C_MIDNUM || k === C_MIDNUMLET) {
         // look past the mid char (and any extend chars) for the char that decides
-        let j = i + width(cp);
-        while (j < n && classify(cpAt(j)) === C_EXTEND) j += width(cpAt(j));
+        let j = i + widthAt(text, i);
+        while (j < n && classAt(text, j) === C_EXTEND) j += widthAt(text, j);
         if (j < n) {
-          const nk = classify(cpAt(j));
+          const nk = classAt(text, j);
           const letterJoin = last === C_LETTER && nk === C_LETTER && (k === C_MIDLETTER || k === C_MIDNUMLET);
           const digitJoin = last === C_DIGIT && nk === C_DIGIT && (k === C_MIDNUM || k === C_MIDNUMLET);
           if (letterJoin || digitJoin) {
@@ -168,10 +179,11 @@ export function removePossessive(token: string): string {
   return token;
 }
 
-/** A reusable analyzer: text -> normalized terms. Stems are memoized. */
+/** A reusable analyzer: text -> normalized terms. Token -> term results are memoized. */
 export class Analyzer {
   readonly config: AnalyzerConfig;
-  private readonly stemCache = new Map<string, string>();
+  /** raw token -> final term, or null for a dropped token (stop word / empty). */
+  private readonly cache = new Map<string, string | null>();
   private readonly stop: ReadonlySet<string>;
 
   constructor(config: Partial<AnalyzerConfig> = {}) {
@@ -182,24 +194,26 @@ export class Analyzer {
   /** Terms of a text in order (stop words removed, so positions are not preserved). */
   analyze(text: string): string[] {
     const out: string[] = [];
-    const { possessive, lowercase, stemmer: stem } = this.config;
-    for (let t of tokenize(text)) {
-      if (possessive) t = removePossessive(t);
-      if (lowercase) t = t.toLowerCase();
-      if (t.length === 0 || this.stop.has(t)) continue;
-      if (stem === "porter") t = this.stem(t);
-      if (t.length > 0) out.push(t);
+    for (const tok of tokenize(text)) {
+      let t = this.cache.get(tok);
+      if (t === undefined) {
+        t = this.term(tok);
+        if (this.cache.size >= 2_000_000) this.cache.clear();
+        this.cache.set(tok, t);
+      }
+      if (t !== null) out.push(t);
     }
     return out;
   }
 
-  private stem(t: string): string {
-    let s = this.stemCache.get(t);
-    if (s === undefined) {
-      s = stemmer(t);
-      if (this.stemCache.size > 1_000_000) this.stemCache.clear();
-      this.stemCache.set(t, s);
-    }
-    return s;
+  /** The filter chain for one token: possessive, lower case, stop words, Porter. */
+  term(token: string): string | null {
+    const { possessive, lowercase, stemmer: stem } = this.config;
+    let t = token;
+    if (possessive) t = removePossessive(t);
+    if (lowercase) t = t.toLowerCase();
+    if (t.length === 0 || this.stop.has(t)) return null;
+    if (stem === "porter") t = stemmer(t);
+    return t.length > 0 ? t : null;
   }
 }
