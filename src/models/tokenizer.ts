@@ -127,6 +127,7 @@ const RE_ZS = /^\p{Zs}$/u;
 const RE_C = /^\p{C}$/u;
 const RE_P = /^\p{P}$/u;
 const RE_MN = /\p{Mn}/gu;
+const RE_MN_TEST = /\p{Mn}/u;
 const RE_NON_ASCII = /[^\x00-\x7f]/;
 
 function classifyNonAscii(cp: number, chineseChars: boolean): number {
@@ -158,6 +159,8 @@ function escapeRegExp(s: string): string {
 }
 
 const WORD_CACHE_LIMIT = 200_000;
+const PLAIN = 0;
+const SPECIAL = 1;
 
 /** BERT WordPiece tokenizer (see the module comment). Immutable after construction except for its cache. */
 export class WordPieceTokenizer {
@@ -190,7 +193,8 @@ export class WordPieceTokenizer {
   private readonly tokenIds = new Map<string, number>();
   private readonly specialRe: RegExp | null;
   private readonly specialFirstChars: string;
-  private readonly cache = new Map<string, readonly number[]>();
+  private readonly cache = new Map<string, number | readonly number[]>();
+  private readonly wordBuf: string[] = [];
 
   constructor(vocab: readonly string[], options: WordPieceOptions = {}) {
     if (vocab.length === 0) throw new Error("WordPieceTokenizer: empty vocabulary");
@@ -536,24 +540,28 @@ export class WordPieceTokenizer {
   /** Words after basic tokenisation (normalised, split on whitespace / punctuation / CJK), before WordPiece. */
   basicTokenize(text: string): string[] {
     const out: string[] = [];
-    this.forEachSegment(text, (seg, isSpecial) => {
-      if (isSpecial) out.push(seg);
-      else this.splitWords(seg, (w) => { out.push(w); });
-    });
+    const segs = this.segments(text);
+    for (let k = 0; k < segs.length; k += 2) {
+      if (segs[k + 1] === SPECIAL) out.push(segs[k] as string);
+      else this.splitWords(segs[k] as string, out);
+    }
     return out;
   }
 
-  private forEachSegment(text: string, fn: (seg: string, isSpecial: boolean) => void): void {
-    if (this.specialRe !== null && this.containsAny(text, this.specialFirstChars)) {
-      const parts = text.split(this.specialRe);
-      for (let i = 0; i < parts.length; i++) {
-        const p = parts[i]!;
-        if (i % 2 === 1) fn(p, true);
-        else if (p.length > 0) fn(p, false);
-      }
-    } else {
-      fn(text, false);
+  /**
+   * Splits `text` on verbatim special tokens: a flat list [segment, kind, segment, kind, ...] where kind is
+   * SPECIAL or PLAIN (plain segments are non-empty).
+   */
+  private segments(text: string): (string | number)[] {
+    if (this.specialRe === null || !this.containsAny(text, this.specialFirstChars)) return [text, PLAIN];
+    const parts = text.split(this.specialRe);
+    const out: (string | number)[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      if (i % 2 === 1) out.push(p, SPECIAL);
+      else if (p.length > 0) out.push(p, PLAIN);
     }
+    return out;
   }
 
   private containsAny(text: string, chars: string): boolean {
@@ -563,39 +571,50 @@ export class WordPieceTokenizer {
 
   /** Appends the ids of `text` to `out`. With `visited`, also records every piece the greedy matcher matched. */
   private tokenizeInto(text: string, out: number[], visited: Set<number> | null): void {
-    this.forEachSegment(text, (seg, isSpecial) => {
-      if (isSpecial) {
-        out.push(this.tokenIds.get(seg)!);
-        return;
+    const segs = this.segments(text);
+    const words = this.wordBuf;
+    for (let k = 0; k < segs.length; k += 2) {
+      if (segs[k + 1] === SPECIAL) {
+        out.push(this.tokenIds.get(segs[k] as string)!);
+        continue;
       }
-      this.splitWords(seg, (w) => {
+      words.length = 0;
+      this.splitWords(segs[k] as string, words);
+      for (let j = 0; j < words.length; j++) {
+        const w = words[j]!;
         if (visited !== null) {
           this.wordPiece(w, out, visited);
-          return;
+          continue;
         }
         const cached = this.cache.get(w);
         if (cached !== undefined) {
-          for (let i = 0; i < cached.length; i++) out.push(cached[i]!);
-          return;
+          if (typeof cached === "number") out.push(cached);
+          else for (let i = 0; i < cached.length; i++) out.push(cached[i]!);
+          continue;
         }
         const start = out.length;
         this.wordPiece(w, out, null);
         if (this.cache.size >= WORD_CACHE_LIMIT) this.cache.clear();
-        this.cache.set(w, out.slice(start));
-      });
-    });
+        this.cache.set(w, out.length - start === 1 ? out[start]! : out.slice(start));
+      }
+    }
+    words.length = 0;
   }
 
   private normalize(text: string): string {
     if (!RE_NON_ASCII.test(text)) return this.doLowerCase ? text.toLowerCase() : text;
     let s = this.doLowerCase ? text.toLowerCase() : text;
-    if (this.stripAccents) s = s.normalize("NFD").replace(RE_MN, "");
-    else s = s.normalize("NFC");
+    if (this.stripAccents) {
+      s = s.normalize("NFD");
+      if (RE_MN_TEST.test(s)) s = s.replace(RE_MN, "");
+    } else {
+      s = s.normalize("NFC");
+    }
     return s;
   }
 
-  /** Basic tokenisation of one segment (no special tokens inside): calls `emit` for each word. */
-  private splitWords(text: string, emit: (word: string) => void): void {
+  /** Basic tokenisation of one segment (no special tokens inside): appends its words to `out`. */
+  private splitWords(text: string, out: string[]): void {
     const s = this.normalize(text);
     const n = s.length;
     const cjk = this.tokenizeChineseChars;
@@ -604,24 +623,29 @@ export class WordPieceTokenizer {
     for (let i = 0; i < n;) {
       let cp = s.charCodeAt(i);
       let len = 1;
-      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) {
-        const lo = s.charCodeAt(i + 1);
-        if (lo >= 0xdc00 && lo <= 0xdfff) { cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000; len = 2; }
+      let cls: number;
+      if (cp < 128) {
+        cls = ASCII_CLASS[cp]!;
+      } else {
+        if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) {
+          const lo = s.charCodeAt(i + 1);
+          if (lo >= 0xdc00 && lo <= 0xdfff) { cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000; len = 2; }
+        }
+        cls = classOf(cp, cjk);
       }
-      const cls = cp < 128 ? ASCII_CLASS[cp]! : classOf(cp, cjk);
       if (cls === C_NORMAL) {
         if (segStart < 0) segStart = i;
       } else {
         if (segStart >= 0) { word = word.length === 0 ? s.slice(segStart, i) : word + s.slice(segStart, i); segStart = -1; }
         if (cls !== C_DROP) {
-          if (word.length > 0) { emit(word); word = ""; }
-          if (cls !== C_SPACE) emit(s.slice(i, i + len));
+          if (word.length > 0) { out.push(word); word = ""; }
+          if (cls !== C_SPACE) out.push(s.slice(i, i + len));
         }
       }
       i += len;
     }
     if (segStart >= 0) word = word.length === 0 ? s.slice(segStart) : word + s.slice(segStart);
-    if (word.length > 0) emit(word);
+    if (word.length > 0) out.push(word);
   }
 
   /** Greedy longest-match-first WordPiece of one word, appended to `out`. */
@@ -775,16 +799,20 @@ export class WordPieceTokenizer {
     const visited = new Set<number>();
     const sink: number[] = [];
     const seen = new Set<string>();
+    const words: string[] = [];
     for (const text of texts) {
-      this.forEachSegment(text, (seg, isSpecial) => {
-        if (isSpecial) { visited.add(this.tokenIds.get(seg)!); return; }
-        this.splitWords(seg, (w) => {
-          if (seen.has(w)) return;
+      const segs = this.segments(text);
+      for (let k = 0; k < segs.length; k += 2) {
+        if (segs[k + 1] === SPECIAL) { visited.add(this.tokenIds.get(segs[k] as string)!); continue; }
+        words.length = 0;
+        this.splitWords(segs[k] as string, words);
+        for (const w of words) {
+          if (seen.has(w)) continue;
           seen.add(w);
           sink.length = 0;
           this.wordPiece(w, sink, visited);
-        });
-      });
+        }
+      }
     }
     return visited;
   }
