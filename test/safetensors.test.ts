@@ -60,6 +60,21 @@ test("round trip F32 with metadata; tensors sorted; header padded to 8 with spac
   assert.deepEqual(fs.readdirSync(path.join(dir, "sub")), ["model.safetensors"]);
 });
 
+test("bit-exact round trip of a larger random tensor (NaN, -0, denormals included)", () => {
+  const dir = tmpDir();
+  const file = path.join(dir, "big.safetensors");
+  const n = 300_000;
+  const bits = new Uint32Array(n);
+  let x = 12345;
+  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; bits[i] = x; }
+  bits[0] = 0x7fc00001; bits[1] = 0x80000000; bits[2] = 0x00000001;
+  const data = new Float32Array(bits.buffer);
+  writeSafetensors(file, { "encoder.layer.0.weight": { shape: [300, 1000], data } });
+  const back = readSafetensors(file).tensors.get("encoder.layer.0.weight")!;
+  assert.deepEqual(back.shape, [300, 1000]);
+  assert.deepEqual(new Uint32Array(back.data.buffer), bits);
+});
+
 test("Record input and unaligned data offsets are accepted", () => {
   const dir = tmpDir();
   const file = path.join(dir, "m.safetensors");

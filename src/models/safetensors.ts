@@ -265,30 +265,46 @@ function decode(file: string, name: string, dtype: SafetensorsDtype, bytes: Buff
  * conversions). Throws an Error naming the file (and tensor) on any format violation.
  */
 export function readSafetensors(file: string): SafetensorsFile {
-  let buf: Buffer;
+  let fd: number;
   try {
-    buf = fs.readFileSync(file);
+    fd = fs.openSync(file, "r");
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     throw new Error(`safetensors: cannot read ${file}: ${msg}`, { cause: err });
   }
-  if (buf.length < 8) fail(file, `file is truncated: ${buf.length} bytes, need at least 8 for the header length`);
-  const n = buf.readBigUInt64LE(0);
-  if (n > BigInt(buf.length - 8)) {
-    fail(file, `header length ${n} exceeds the file size (${buf.length} bytes): file truncated or not safetensors`);
+  try {
+    const header = readHeaderFromFd(file, fd, fs.fstatSync(fd).size);
+    const tensors = new Map<string, LoadedTensor>();
+    const le = os.endianness() === "LE";
+    for (const [name, ent] of header.entries) {
+      const [begin, end] = ent.dataOffsets;
+      let numel = 1;
+      for (const d of ent.shape) numel *= d;
+      let data: Float32Array;
+      if (ent.dtype === "F32" && le) {
+        // Read straight into the result: no intermediate copy of the whole file.
+        data = new Float32Array(numel);
+        readFully(file, fd, new Uint8Array(data.buffer), header.dataStart + begin);
+      } else {
+        const bytes = Buffer.alloc(end - begin);
+        readFully(file, fd, bytes, header.dataStart + begin);
+        data = decode(file, name, ent.dtype, bytes, numel);
+      }
+      tensors.set(name, { shape: ent.shape, data, dtype: ent.dtype });
+    }
+    return { tensors, metadata: header.metadata };
+  } finally {
+    fs.closeSync(fd);
   }
-  if (n > BigInt(MAX_HEADER_BYTES)) fail(file, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-  const headerLen = Number(n);
-  const header = parseHeader(file, buf.subarray(8, 8 + headerLen), buf.length);
-  const tensors = new Map<string, LoadedTensor>();
-  for (const [name, ent] of header.entries) {
-    const [begin, end] = ent.dataOffsets;
-    let numel = 1;
-    for (const d of ent.shape) numel *= d;
-    const bytes = buf.subarray(header.dataStart + begin, header.dataStart + end);
-    tensors.set(name, { shape: ent.shape, data: decode(file, name, ent.dtype, bytes, numel), dtype: ent.dtype });
+}
+
+function readFully(file: string, fd: number, into: Uint8Array, position: number): void {
+  let got = 0;
+  while (got < into.byteLength) {
+    const r = fs.readSync(fd, into, got, into.byteLength - got, position + got);
+    if (r === 0) fail(file, `file is truncated: unexpected end of file at byte ${position + got}`);
+    got += r;
   }
-  return { tensors, metadata: header.metadata };
 }
 
 /**
