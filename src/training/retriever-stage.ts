@@ -1,0 +1,233 @@
+/**
+ * Retriever (dual encoder) training with MD2PR (method.md): per step, B queries with their positive and n hard
+ * negatives, in-batch negatives, and
+ *
+ *   L = L_c + alpha * L_sent + beta * (L_att + L_hid)
+ *
+ * with the ranker frozen (eval mode, no grad) as the teacher: its scores feed the sentence-level KL and the
+ * dynamic false-negative filter (cached per (query, passage), as they never change); its attention and hidden
+ * states on the (q, d+) pairs feed the word level. alpha = 0 / beta = 0 / filter off give the ablations.
+ */
+import {
+  Tensor, concatRows, gatherRows, noGrad, weightedSum,
+} from "../engine/index.ts";
+import type { Rng } from "../engine/rng.ts";
+import { pairBatch, singleBatch } from "../models/batching.ts";
+import type { CrossEncoder } from "../models/cross-encoder.ts";
+import type { DualEncoder } from "../models/dual-encoder.ts";
+import { VarBuilder } from "../nn/var-builder.ts";
+import { alignPairs, gatherRowsData, teacherAttentionTarget } from "./alignment.ts";
+import type { TokenizedCorpus } from "./corpus.ts";
+import { candidateGroup, type TrainingExample } from "./data.ts";
+import { DynamicFalseNegativeFilter, contrastiveKeepMask, DEFAULT_FALSE_NEGATIVE_FILTER, type FalseNegativeFilterOptions, type FilterState } from "./false-negatives.ts";
+import type { MicroStepResult, TrainableStage } from "./loop.ts";
+import { attentionDistillationLoss } from "./losses/attention-distillation.ts";
+import { contrastiveLoss, scoreMatrix } from "./losses/contrastive.ts";
+import { hiddenDistillationLoss } from "./losses/hidden-distillation.ts";
+import { ownCandidateScores, sentenceDistillationLoss } from "./losses/sentence-distillation.ts";
+import type { LexicalScorer, PairLengths } from "./ranker-stage.ts";
+import { EpochSampler, microRng } from "./sampler.ts";
+
+export interface Md2prOptions {
+  /** Weight of the sentence-level KL (0: off). Default 1. */
+  alpha: number;
+  /** Weight of the word-level losses (0: off). Default 1. */
+  beta: number;
+  /** Contrastive temperature tau (default 1, dot product). */
+  temperature: number;
+  teacherTemperature: number;
+  studentTemperature: number;
+  /** Word-level terms: attention MSE and hidden-state MSE (both on by default). */
+  wordAttention: boolean;
+  wordHidden: boolean;
+  /** Ranker layers whose attention is the target (negative = from the end); default [-1], the last layer. */
+  teacherAttentionLayers: number[];
+  filter: FalseNegativeFilterOptions;
+}
+
+export const DEFAULT_MD2PR: Md2prOptions = {
+  alpha: 1,
+  beta: 1,
+  temperature: 1,
+  teacherTemperature: 1,
+  studentTemperature: 1,
+  wordAttention: true,
+  wordHidden: true,
+  teacherAttentionLayers: [-1],
+  filter: DEFAULT_FALSE_NEGATIVE_FILTER,
+};
+
+export interface RetrieverStageOptions {
+  batchSize: number;
+  negatives: number;
+  lengths: PairLengths;
+  seed: number;
+  md2pr: Md2prOptions;
+  lexical?: LexicalScorer;
+}
+
+export const PROJECTION = "distill_projection";
+
+export class RetrieverStage implements TrainableStage {
+  readonly params: Map<string, Tensor>;
+  /** W [H_R, H_C] of the hidden-state loss when the sizes differ, else null (identity). */
+  readonly projection: Tensor | null;
+  readonly filter: DynamicFalseNegativeFilter;
+  private readonly sampler: EpochSampler;
+  private readonly teacherScoreCache = new Map<string, number>();
+
+  constructor(
+    readonly retriever: DualEncoder,
+    readonly ranker: CrossEncoder | null,
+    readonly examples: readonly TrainingExample[],
+    readonly corpus: TokenizedCorpus,
+    readonly options: RetrieverStageOptions,
+  ) {
+    const md = options.md2pr;
+    if (!ranker && (md.alpha > 0 || md.beta > 0 || md.filter.enabled)) {
+      throw new Error("retriever training: distillation (alpha, beta > 0) and the false-negative filter need a ranker");
+    }
+    this.params = new Map(retriever.parameters());
+    const hr = retriever.config.hiddenSize;
+    const hc = ranker?.config.hiddenSize ?? hr;
+    this.projection = md.beta > 0 && md.wordHidden && hr !== hc
+      ? VarBuilder.random(options.seed + 17).get(PROJECTION, [hr, hc], { kind: "normal", std: 1 / Math.sqrt(hr) })
+      : null;
+    if (this.projection) this.params.set(PROJECTION, this.projection);
+    this.filter = new DynamicFalseNegativeFilter(md.filter);
+    this.sampler = new EpochSampler(examples.length, options.seed);
+  }
+
+  getState(): unknown {
+    return { filter: this.filter.state };
+  }
+
+  setState(state: unknown): void {
+    const s = state as { filter?: FilterState } | null;
+    if (s?.filter) this.filter.state = s.filter;
+  }
+
+  microStep(micro: number, rng: Rng): MicroStepResult {
+    const { batchSize: b, negatives } = this.options;
+    const md = this.options.md2pr;
+    const g = negatives + 1;
+    const pick = microRng(this.options.seed, micro);
+    const picks = this.sampler.batch(micro, b);
+    const groupIds: string[][] = [];
+    const queryTexts: string[] = [];
+    for (const { index, epoch } of picks) {
+      const e = this.examples[index]!;
+      groupIds.push(candidateGroup(e, negatives, epoch, () => pick.int(this.corpus.ids.length), this.corpus.ids));
+      queryTexts.push(e.query);
+    }
+    const qPieces = queryTexts.map((q) => this.corpus.text(q));
+    const dPieces = groupIds.flat().map((id) => this.corpus.passage(id));
+    const settings = this.retriever.settings;
+    const qInput = singleBatch(qPieces, settings.maxQueryLength, this.corpus.specials);
+    const pInput = singleBatch(dPieces, settings.maxPassageLength, this.corpus.specials);
+
+    const teacherScores = this.ranker && (md.alpha > 0 || md.filter.enabled) ? this.teacherScores(picks.map((p) => this.examples[p.index]!), groupIds) : null;
+
+    const q = this.retriever.encode(qInput, "query", { training: true, rng });
+    const p = this.retriever.encode(pInput, "passage", { training: true, rng });
+    const scores = scoreMatrix(q.embeddings, p.embeddings);
+
+    const terms: Record<string, number> = {};
+    let keep: Uint8Array | null = null;
+    if (teacherScores) {
+      const decision = this.filter.step(teacherScores, b, g);
+      terms.masked_fraction = decision.maskedFraction;
+      terms.filter_theta = decision.theta;
+      if (md.filter.enabled) keep = contrastiveKeepMask(decision.keepOwn, b, g);
+    }
+    const lc = contrastiveLoss(scores, g, keep, { temperature: md.temperature });
+    terms.l_c = lc.item();
+    const losses: Tensor[] = [lc];
+    const weights: number[] = [1];
+
+    if (md.alpha > 0 && teacherScores) {
+      const ls = sentenceDistillationLoss(new Tensor(teacherScores, [b, g]), ownCandidateScores(scores, g), {
+        teacherTemperature: md.teacherTemperature,
+        studentTemperature: md.studentTemperature,
+      });
+      terms.l_sent = ls.item();
+      losses.push(ls);
+      weights.push(md.alpha);
+    }
+
+    if (md.beta > 0 && this.ranker && (md.wordAttention || md.wordHidden)) {
+      const positives = groupIds.map((ids) => ids[0]!);
+      const joint = pairBatch(qPieces, positives.map((id) => this.corpus.passage(id)), this.options.lengths, this.corpus.specials);
+      const teacher = noGrad(() => this.ranker!.forward(joint.input, {
+        outputAttentions: md.wordAttention,
+        outputHiddenStates: md.wordHidden,
+        lexical: this.options.lexical ? lexicalOfPairs(this.options.lexical, queryTexts, positives) : undefined,
+      }));
+      const align = alignPairs(qInput, pInput, joint.input.seq, range(b), range(b).map((i) => i * g), joint.queryLengths, joint.passageLengths);
+      const hq = gatherRows(q.bert.lastHidden, align.queryRows);
+      const hd = gatherRows(p.bert.lastHidden, align.passageRows);
+      if (md.wordAttention) {
+        const layers = md.teacherAttentionLayers.map((l) => teacher.bert.attentions.at(l)!.data);
+        const target = teacherAttentionTarget(layers, this.ranker.config.numAttentionHeads, joint.input.seq, align);
+        const la = attentionDistillationLoss(hq, hd, align.queryMask, align.passageMask, target, b, align.tq, align.td);
+        terms.l_att = la.item();
+        losses.push(la);
+        weights.push(md.beta);
+      }
+      if (md.wordHidden) {
+        const last = teacher.bert.lastHidden;
+        const hc = last.dim(1);
+        const targetStates = new Float32Array((align.jointQueryRows.length + align.jointPassageRows.length) * hc);
+        targetStates.set(gatherRowsData(last.data, hc, align.jointQueryRows), 0);
+        targetStates.set(gatherRowsData(last.data, hc, align.jointPassageRows), align.jointQueryRows.length * hc);
+        const mask = new Float32Array(align.queryMask.length + align.passageMask.length);
+        mask.set(align.queryMask, 0);
+        mask.set(align.passageMask, align.queryMask.length);
+        const lh = hiddenDistillationLoss(concatRows([hq, hd]), targetStates, this.projection, mask);
+        terms.l_hid = lh.item();
+        losses.push(lh);
+        weights.push(md.beta);
+      }
+    }
+    const loss = losses.length === 1 ? lc : weightedSum(losses, weights);
+    terms.loss = loss.item();
+    return { loss, terms, items: b * g };
+  }
+
+  /** The ranker's scores [B, G] of each query's candidates, cached per (query, passage). */
+  private teacherScores(examples: readonly TrainingExample[], groupIds: readonly string[][]): Float32Array {
+    const b = examples.length;
+    const g = groupIds[0]!.length;
+    const out = new Float32Array(b * g);
+    const missing: { slot: number; query: string; id: string; key: string }[] = [];
+    examples.forEach((e, i) => {
+      groupIds[i]!.forEach((id, j) => {
+        const key = `${e.queryId}\t${id}`;
+        const cached = this.teacherScoreCache.get(key);
+        if (cached === undefined) missing.push({ slot: i * g + j, query: e.query, id, key });
+        else out[i * g + j] = cached;
+      });
+    });
+    if (missing.length > 0) {
+      const batch = pairBatch(
+        missing.map((m) => this.corpus.text(m.query)), missing.map((m) => this.corpus.passage(m.id)),
+        this.options.lengths, this.corpus.specials,
+      );
+      const lexical = this.options.lexical ? lexicalOfPairs(this.options.lexical, missing.map((m) => m.query), missing.map((m) => m.id)) : undefined;
+      const scores = noGrad(() => this.ranker!.forward(batch.input, { lexical }).scores);
+      missing.forEach((m, k) => {
+        out[m.slot] = scores.data[k]!;
+        this.teacherScoreCache.set(m.key, scores.data[k]!);
+      });
+    }
+    return out;
+  }
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function lexicalOfPairs(scorer: LexicalScorer, queries: readonly string[], ids: readonly string[]): Float32Array {
+  return Float32Array.from(queries.map((q, i) => scorer(q, [ids[i]!])[0]!));
+}

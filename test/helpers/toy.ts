@@ -1,0 +1,61 @@
+/** A toy retrieval set and tiny random models for training tests (fast, deterministic). */
+import { CrossEncoder } from "../../src/models/cross-encoder.ts";
+import { makeBertConfig, type BertConfig } from "../../src/models/config.ts";
+import { DualEncoder } from "../../src/models/dual-encoder.ts";
+import { WordPieceTokenizer, restrictVocabulary } from "../../src/models/tokenizer.ts";
+import { TokenizedCorpus, type CorpusText } from "../../src/training/corpus.ts";
+import type { TrainingExample } from "../../src/training/data.ts";
+
+const vocabFile = new URL("../../data/vocab/bert-base-uncased-vocab.txt", import.meta.url).pathname;
+const fallbackVocab = new URL("../../../shared/data/vocab/bert-base-uncased-vocab.txt", import.meta.url).pathname;
+
+const topics = [
+  ["protein folding", "amino acid chains fold into three dimensional structures"],
+  ["vitamin d", "sunlight exposure raises vitamin levels in the blood"],
+  ["insulin resistance", "cells respond poorly to insulin in type two diabetes"],
+  ["gut bacteria", "the microbiome of the intestine affects immunity"],
+  ["sleep deprivation", "lack of sleep impairs memory and attention"],
+  ["antibiotic resistance", "bacteria evolve to survive common antibiotics"],
+  ["blood pressure", "salt intake is linked to hypertension in adults"],
+  ["stem cells", "pluripotent cells can become many tissue types"],
+] as const;
+
+export interface Toy {
+  tokenizer: WordPieceTokenizer;
+  corpus: TokenizedCorpus;
+  examples: TrainingExample[];
+  config: BertConfig;
+}
+
+export async function toySet(): Promise<Toy> {
+  const { existsSync } = await import("node:fs");
+  const base = WordPieceTokenizer.fromVocabFile(existsSync(vocabFile) ? vocabFile : fallbackVocab);
+  const docs = new Map<string, CorpusText>();
+  topics.forEach(([title, text], i) => {
+    docs.set(`d${i}`, { title, text });
+    docs.set(`x${i}`, { title: `${title} review`, text: `a review of ${text.split(" ").slice(0, 4).join(" ")} findings` });
+  });
+  const queries = topics.map(([title], i) => ({ id: `q${i}`, text: `what is known about ${title}` }));
+  const texts = [...[...docs.values()].map((d) => `${d.title} ${d.text}`), ...queries.map((q) => q.text)];
+  const { tokenizer } = restrictVocabulary(base, texts);
+  const corpus = new TokenizedCorpus(docs, tokenizer);
+  const examples: TrainingExample[] = queries.map((q, i) => ({
+    queryId: q.id,
+    query: q.text,
+    positiveIds: [`d${i}`],
+    negativeIds: [`x${i}`, `d${(i + 1) % topics.length}`, `x${(i + 2) % topics.length}`],
+  }));
+  const config = makeBertConfig({
+    vocabSize: tokenizer.vocabSize, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32,
+    maxPositionEmbeddings: 64,
+  });
+  return { tokenizer, corpus, examples, config };
+}
+
+export function toyModels(toy: Toy, seed: number, rankerHidden = 16): { ranker: CrossEncoder; retriever: DualEncoder } {
+  const rankerConfig = makeBertConfig({ ...toy.config, hiddenSize: rankerHidden, intermediateSize: rankerHidden * 2 });
+  return {
+    ranker: CrossEncoder.random(rankerConfig, seed + 1),
+    retriever: DualEncoder.random(toy.config, { maxQueryLength: 12, maxPassageLength: 24 }, seed),
+  };
+}
