@@ -141,7 +141,7 @@ export class BertModel {
     this.embeddings = new BertEmbeddings(vb.pp("embeddings"), config);
     this.layers = [];
     for (let i = 0; i < config.numHiddenLayers; i++) this.layers.push(new BertLayer(vb.pp("encoder").pp("layer").pp(i), config));
-    const loadingWithoutPooler = vb.isLoading && !vb.has("pooler.dense.weight");
+    const loadingWithoutPooler = vb.isLoading && !vb.has("pooler.dense.weight") && !vb.initialisesRandomly("pooler.dense.weight");
     this.pooler = addPoolingLayer && !loadingWithoutPooler
       ? new Linear(vb.pp("pooler").pp("dense"), config.hiddenSize, config.hiddenSize, config.initializerRange)
       : null;

@@ -55,8 +55,11 @@ export class CrossEncoder {
   static load(dir: string, options: { lexicalPrior?: boolean | number; seed?: number } = {}): CrossEncoder {
     const ckpt = loadCheckpoint(dir);
     const hasHead = ckpt.vb.has("classifier.weight");
+    const hasPooler = ckpt.vb.has("bert.pooler.dense.weight");
     const hasPrior = ckpt.vb.has(LEXICAL_PRIOR);
-    const vb = ckpt.vb.withRandomFor(options.seed ?? 0, (name) => (name.startsWith("classifier.") && !hasHead) || (name === LEXICAL_PRIOR && !hasPrior));
+    // A plain BERT (for example an MLM-pretrained base without pooler) gets a new random head (and pooler).
+    const vb = ckpt.vb.withRandomFor(options.seed ?? 0, (name) =>
+      (name.startsWith("classifier.") && !hasHead) || (name.startsWith("bert.pooler.") && !hasPooler) || (name === LEXICAL_PRIOR && !hasPrior));
     const prior = hasPrior ? true : options.lexicalPrior ?? false;
     const model = new CrossEncoder(vb, withArchitecture(ckpt.config), prior);
     if (!hasPrior && model.lexicalWeight) model.lexicalWeight.data[0] = options.lexicalPrior === true ? 1 : Number(options.lexicalPrior);

@@ -59,6 +59,12 @@ export class VarBuilder {
     return tensors.has(full) || this.source.fallbackPrefixes.some((p) => tensors.has(p + full) || (full.startsWith(p) && tensors.has(full.slice(p.length))));
   }
 
+  /** True when get(name) would initialise the tensor randomly rather than load it. */
+  initialisesRandomly(name: string): boolean {
+    const full = this.fullName(name);
+    return this.source === null || (this.randomFor !== null && this.randomFor(full));
+  }
+
   get isLoading(): boolean {
     return this.source !== null;
   }
@@ -70,8 +76,7 @@ export class VarBuilder {
       if (!sameShape(existing.shape, shape)) throw new Error(`parameter '${full}' requested as [${shape.join(", ")}] but exists as [${existing.shape.join(", ")}]`);
       return existing;
     }
-    const random = this.source === null || (this.randomFor !== null && this.randomFor(full));
-    const tensor = random ? this.init(full, shape, init) : this.load(full, shape);
+    const tensor = this.initialisesRandomly(name) ? this.init(full, shape, init) : this.load(full, shape);
     tensor.requiresGrad = true;
     this.params.set(full, tensor);
     return tensor;
