@@ -87,6 +87,8 @@ export class Bm25Index {
   private readonly postTfs: Int32Array;
   private readonly docLen: Int32Array; // exact term counts
   private readonly sumDocLen: number;
+  /** Documents with at least one term (Lucene's docCount: the N of idf and avgdl). */
+  readonly docCount: number;
   private readonly lenNorm: Float64Array; // k1 * (1 - b + b * dl / avgdl)
   private readonly idRank: Int32Array; // rank of each doc id in ascending id order (tie-breaking)
   private idIndex: Map<string, number> | null = null;
@@ -107,7 +109,10 @@ export class Bm25Index {
     this.docLen = docLen;
     this.sumDocLen = sumDocLen;
     const n = docIds.length;
-    const avgdl = n > 0 ? sumDocLen / n : 1;
+    let docCount = 0;
+    for (let d = 0; d < n; d++) if (docLen[d]! > 0) docCount++;
+    this.docCount = docCount;
+    const avgdl = docCount > 0 ? sumDocLen / docCount : 1;
     const { k1, b, luceneNorms } = params;
     this.lenNorm = new Float64Array(n);
     for (let d = 0; d < n; d++) {
@@ -204,7 +209,7 @@ export class Bm25Index {
     return this.termList.length;
   }
   get avgDocLen(): number {
-    return this.docIds.length > 0 ? this.sumDocLen / this.docIds.length : 0;
+    return this.docCount > 0 ? this.sumDocLen / this.docCount : 0;
   }
 
   /** Document frequency of an analyzed term (0 when unknown). */
@@ -213,9 +218,9 @@ export class Bm25Index {
     return t === undefined ? 0 : this.offsets[t + 1]! - this.offsets[t]!;
   }
 
-  /** Lucene's idf for a document frequency. */
+  /** Lucene's idf for a document frequency (N = docCount, the documents with at least one term). */
   idf(df: number): number {
-    const n = this.docIds.length;
+    const n = this.docCount;
     return Math.log(1 + (n - df + 0.5) / (df + 0.5));
   }
 
@@ -231,26 +236,22 @@ export class Bm25Index {
   private scratch: Float64Array | null = null;
   private mark: Uint8Array | null = null;
 
-  /** Top-k documents for a query text; an empty list when no query term is in the index. */
-  search(query: string, k: number): SearchHit[] {
-    const n = this.docIds.length;
-    if (!this.scratch || this.scratch.length !== n) {
-      this.scratch = new Float64Array(n);
-      this.mark = new Uint8Array(n);
-    }
-    const acc = this.scratch;
-    const mark = this.mark!;
+  /**
+   * Low-level scoring: adds `weight` x this index's BM25 score of `query` into `acc[d]` for every matching doc d.
+   * A doc seen for the first time (mark[d] === 0) is marked, zeroed and pushed to `touched`. Used by
+   * {@link search} and by {@link MultiFieldBm25} (several fields over the same doc order).
+   */
+  accumulate(query: string, acc: Float64Array, mark: Uint8Array, touched: number[], weight = 1): void {
     const qtf = new Map<number, number>();
     for (const t of this.analyzer.analyze(query)) {
       const id = this.terms.get(t);
       if (id !== undefined) qtf.set(id, (qtf.get(id) ?? 0) + 1);
     }
-    const touched: number[] = [];
     const k1p1 = this.params.k1 + 1;
     for (const [t, boost] of qtf) {
       const s = this.offsets[t]!;
       const e = this.offsets[t + 1]!;
-      const w = boost * this.idf(e - s) * k1p1;
+      const w = weight * boost * this.idf(e - s) * k1p1;
       for (let p = s; p < e; p++) {
         const d = this.postDocs[p]!;
         const tf = this.postTfs[p]!;
@@ -262,17 +263,23 @@ export class Bm25Index {
         acc[d]! += (w * tf) / (tf + this.lenNorm[d]!);
       }
     }
-    if (touched.length === 0) return [];
-    const top = new TopK(Math.min(k, touched.length), this.idRank);
-    for (const d of touched) {
-      const sc = acc[d]!;
-      if (sc >= top.threshold()) top.push(sc, d);
-      mark[d] = 0;
+  }
+
+  /** Top-k documents for a query text; an empty list when no query term is in the index. */
+  search(query: string, k: number): SearchHit[] {
+    const n = this.docIds.length;
+    if (!this.scratch || this.scratch.length !== n) {
+      this.scratch = new Float64Array(n);
+      this.mark = new Uint8Array(n);
     }
-    const { indices, scores } = top.sorted();
-    const out: SearchHit[] = new Array(indices.length);
-    for (let i = 0; i < indices.length; i++) out[i] = { id: this.docIds[indices[i]!]!, score: scores[i]! };
-    return out;
+    const touched: number[] = [];
+    this.accumulate(query, this.scratch, this.mark!, touched);
+    return selectTop(this.scratch, this.mark!, touched, k, this.idRank, this.docIds);
+  }
+
+  /** Rank of each doc id in ascending id order (for trec_eval tie-breaking). */
+  get idOrder(): Int32Array {
+    return this.idRank;
   }
 
   /** Searches many queries: query id -> hits. */
@@ -329,6 +336,68 @@ export class Bm25Index {
   }
 }
 
+function selectTop(acc: Float64Array, mark: Uint8Array, touched: readonly number[], k: number, idRank: Int32Array, docIds: readonly string[]): SearchHit[] {
+  if (touched.length === 0) return [];
+  const top = new TopK(Math.min(k, touched.length), idRank);
+  for (const d of touched) {
+    const sc = acc[d]!;
+    if (sc >= top.threshold()) top.push(sc, d);
+    mark[d] = 0;
+  }
+  const { indices, scores } = top.sorted();
+  const out: SearchHit[] = new Array(indices.length);
+  for (let i = 0; i < indices.length; i++) out[i] = { id: docIds[indices[i]!]!, score: scores[i]! };
+  return out;
+}
+
+/**
+ * Anserini's BEIR "multifield" BM25: title and text indexed as separate fields, each with its own statistics
+ * (df, docCount = docs with a non-empty field, avgdl); score = w_text * BM25_text + w_title * BM25_title
+ * (Anserini `-fields contents=1.0 title=1.0`). Held in memory only (save the two field indexes to persist).
+ */
+export class MultiFieldBm25 {
+  readonly text: Bm25Index;
+  readonly title: Bm25Index;
+  readonly weights: { readonly text: number; readonly title: number };
+  private readonly acc: Float64Array;
+  private readonly mark: Uint8Array;
+
+  private constructor(text: Bm25Index, title: Bm25Index, weights: { text: number; title: number }) {
+    this.text = text;
+    this.title = title;
+    this.weights = weights;
+    this.acc = new Float64Array(text.numDocs);
+    this.mark = new Uint8Array(text.numDocs);
+  }
+
+  static async build(
+    docs: Iterable<Bm25Doc>,
+    opts: { params?: Partial<Bm25Params>; analyzer?: Partial<AnalyzerConfig>; weights?: { text: number; title: number } } = {},
+  ): Promise<MultiFieldBm25> {
+    const list = [...docs];
+    const text = await Bm25Index.build(list.map((d) => ({ id: d.id, text: d.text })), opts);
+    const title = await Bm25Index.build(list.map((d) => ({ id: d.id, text: d.title ?? "" })), opts);
+    return new MultiFieldBm25(text, title, opts.weights ?? { text: 1, title: 1 });
+  }
+
+  get numDocs(): number {
+    return this.text.numDocs;
+  }
+
+  search(query: string, k: number): SearchHit[] {
+    const touched: number[] = [];
+    this.text.accumulate(query, this.acc, this.mark, touched, this.weights.text);
+    this.title.accumulate(query, this.acc, this.mark, touched, this.weights.title);
+    return selectTop(this.acc, this.mark, touched, k, this.text.idOrder, this.text.docIds);
+  }
+
+  searchAll(queries: Iterable<readonly [string, string]>, k: number): Map<string, SearchHit[]> {
+    const run = new Map<string, SearchHit[]>();
+    for (const [qid, text] of queries) run.set(qid, this.search(text, k));
+    return run;
+  }
+}
+
 /** Anything whose judged-relevant docs can be listed: a doc id list or set, or a doc id -> grade map (grade > 0). */
 export type PositiveSet = readonly string[] | ReadonlySet<string> | ReadonlyMap<string, number>;
 
@@ -338,7 +407,7 @@ export type PositiveSet = readonly string[] | ReadonlySet<string> | ReadonlyMap<
  * docs with grade > 0 are excluded). Queries without positives still get n negatives.
  */
 export function mineNegatives(
-  bm25: Bm25Index,
+  bm25: { search(query: string, k: number): SearchHit[] },
   queries: ReadonlyMap<string, string> | Iterable<readonly [string, string]>,
   positives: ReadonlyMap<string, PositiveSet>,
   n: number,
