@@ -7,6 +7,7 @@
  * word pieces/s and MB/s for `tokenizeToIds`, plus `encodeBatch` (batches of 32, maxLength 256).
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WordPieceTokenizer } from "../src/models/tokenizer.ts";
@@ -28,15 +29,25 @@ let t0 = performance.now();
 const tok = WordPieceTokenizer.fromVocabFile(vocabPath);
 const loadMs = performance.now() - t0;
 
+/** CPU seconds (user + system) of this process: less sensitive than wall time to other load on the machine. */
+function cpuSec(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 function pass(label: string, tk: WordPieceTokenizer): void {
   const start = performance.now();
+  const c0 = cpuSec();
   let pieces = 0;
   for (const t of texts) pieces += tk.tokenizeToIds(t).length;
   const sec = (performance.now() - start) / 1000;
-  console.log(`${label.padEnd(24)} ${texts.length} docs, ${pieces} pieces in ${sec.toFixed(3)} s: ` +
-    `${Math.round(texts.length / sec)} docs/s, ${(pieces / sec / 1e6).toFixed(2)} M pieces/s, ${(bytes / sec / 1e6).toFixed(1)} MB/s`);
+  const cpu = cpuSec() - c0;
+  console.log(`${label.padEnd(24)} ${texts.length} docs, ${pieces} pieces in ${sec.toFixed(3)} s wall (${cpu.toFixed(3)} s CPU): ` +
+    `${Math.round(texts.length / sec)} docs/s, ${(pieces / sec / 1e6).toFixed(2)} M pieces/s wall, ` +
+    `${(pieces / cpu / 1e6).toFixed(2)} M pieces/CPU-s, ${(bytes / sec / 1e6).toFixed(1)} MB/s`);
 }
 
+console.log(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")} on ${os.cpus().length} cores`);
 console.log(`corpus ${corpusPath}: ${texts.length} docs, ${(bytes / 1e6).toFixed(1)} MB; vocab ${tok.vocabSize} loaded in ${loadMs.toFixed(0)} ms`);
 pass("tokenize (cold cache)", tok);
 pass("tokenize (warm cache)", tok);
