@@ -6,7 +6,7 @@ import { reshape, noGrad } from "../engine/index.ts";
 import type { Rng } from "../engine/rng.ts";
 import { pairBatch } from "../models/batching.ts";
 import type { CrossEncoder } from "../models/cross-encoder.ts";
-import type { TokenizedCorpus } from "./corpus.ts";
+import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 import { candidateGroup, type TrainingExample } from "./data.ts";
 import type { MicroStepResult, TrainableStage } from "./loop.ts";
 import { listwiseLoss } from "./losses/listwise.ts";

@@ -17,7 +17,7 @@ import type { CrossEncoder } from "../models/cross-encoder.ts";
 import type { DualEncoder } from "../models/dual-encoder.ts";
 import { VarBuilder } from "../nn/var-builder.ts";
 import { alignPairs, gatherRowsData, teacherAttentionTarget } from "./alignment.ts";
-import type { TokenizedCorpus } from "./corpus.ts";
+import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 import { candidateGroup, type TrainingExample } from "./data.ts";
 import { DynamicFalseNegativeFilter, contrastiveKeepMask, DEFAULT_FALSE_NEGATIVE_FILTER, type FalseNegativeFilterOptions, type FilterState } from "./false-negatives.ts";
 import type { MicroStepResult, TrainableStage } from "./loop.ts";

@@ -6,7 +6,7 @@
  * negatives can be mined for them with BM25 like for real queries (or left to in-batch negatives).
  */
 import { Rng } from "../engine/rng.ts";
-import type { CorpusText } from "./corpus.ts";
+import type { CorpusText } from "../retrieval/tokenized-corpus.ts";
 import type { TrainingExample } from "./data.ts";
 
 export type PairKind = "title" | "ict";

@@ -3,7 +3,7 @@ import { CrossEncoder } from "../../src/models/cross-encoder.ts";
 import { makeBertConfig, type BertConfig } from "../../src/models/config.ts";
 import { DualEncoder } from "../../src/models/dual-encoder.ts";
 import { WordPieceTokenizer, restrictVocabulary } from "../../src/models/tokenizer.ts";
-import { TokenizedCorpus, type CorpusText } from "../../src/training/corpus.ts";
+import { TokenizedCorpus, type CorpusText } from "../../src/retrieval/tokenized-corpus.ts";
 import type { TrainingExample } from "../../src/training/data.ts";
 
 const vocabFile = new URL("../../data/vocab/bert-base-uncased-vocab.txt", import.meta.url).pathname;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  collect, DataFormatError, loadBeir, loadQrels, parsePythonStringList, readBeirCorpus, readBeirQrels, readBeirQueries,
+  collect, DataFormatError, loadBeir, loadQrels, loadQueries, parsePythonStringList, readBeirCorpus, readBeirQrels, readBeirQueries,
   readDprPassages, readDprQaTopics, readMsMarcoCollection, readTrecQrels, readTriples, readTsvQueries,
 } from "../../src/retrieval/readers.ts";
 
@@ -70,6 +70,9 @@ test("MS MARCO dev topics and qrels, TREC DL 2019 files", { skip: !haveShared &&
   const qrels = await collect(readTrecQrels(path.join(shared, "msmarco/qrels.msmarco-passage.dev-subset.txt")));
   assert.equal(qrels.length, 7437);
   assert.deepEqual(qrels[0], { queryId: "300674", docId: "7067032", rel: 1 });
+  const tmap = await loadQueries(path.join(shared, "msmarco/topics.msmarco-passage.dev-subset.txt"));
+  assert.equal(tmap.get("1048585"), "what is paula deen's brother");
+  assert.equal((await loadQueries(path.join(repo, "data/scifact/queries.jsonl"))).size, 1109);
   const qmap = await loadQrels(path.join(shared, "msmarco/qrels.msmarco-passage.dev-subset.txt"), "trec", {
     queryIds: new Set(topics.map((t) => t.id)),
   });

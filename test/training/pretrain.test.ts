@@ -9,7 +9,7 @@ import { BertForMaskedLM } from "../../src/models/bert-mlm.ts";
 import { singleBatch } from "../../src/models/batching.ts";
 import { CrossEncoder } from "../../src/models/cross-encoder.ts";
 import { DualEncoder } from "../../src/models/dual-encoder.ts";
-import { passageText } from "../../src/training/corpus.ts";
+import { passageText } from "../../src/retrieval/tokenized-corpus.ts";
 import { runTrainingLoop } from "../../src/training/loop.ts";
 import { MlmStage } from "../../src/training/pretrain.ts";
 import { selfSupervisedPairs, splitSentences } from "../../src/training/self-supervised.ts";
