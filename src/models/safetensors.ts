@@ -16,7 +16,9 @@
  *   trailing bytes, or whose size does not match shape x dtype size.
  *
  * Writing: F32 only, tensors sorted by name, `__metadata__` first, header padded with spaces to a multiple of
- * 8 bytes (as the reference implementation does), written atomically via `writeFileAtomic`.
+ * 8 bytes (as the reference implementation does), written atomically via `writeFileAtomic`. The metadata always
+ * carries `"format": "pt"` unless the caller sets another format: transformers' `from_pretrained` refuses
+ * safetensors files without it.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -320,14 +322,12 @@ export function encodeSafetensors(
     : Object.entries(tensors as Readonly<Record<string, TensorInput>>);
   entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const header: Record<string, unknown> = {};
-  if (metadata !== undefined) {
-    const md: Record<string, string> = {};
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") throw new Error(`safetensors: metadata value for "${k}" is not a string`);
-      md[k] = v;
-    }
-    header["__metadata__"] = md;
+  const md: Record<string, string> = { format: "pt" };
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (typeof v !== "string") throw new Error(`safetensors: metadata value for "${k}" is not a string`);
+    md[k] = v;
   }
+  header["__metadata__"] = md;
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const le = os.endianness() === "LE";
@@ -364,7 +364,8 @@ export function encodeSafetensors(
 
 /**
  * Writes tensors as an F32 safetensors file, atomically (temp file + fsync + rename).
- * Tensors are sorted by name; `metadata` (string -> string) goes into `__metadata__`.
+ * Tensors are sorted by name; `metadata` (string -> string) goes into `__metadata__`, with `format: "pt"` added
+ * when absent (needed by transformers' `from_pretrained`).
  */
 export function writeSafetensors(
   file: string,
