@@ -447,3 +447,17 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   for await (const x of it) out.push(x);
   return out;
 }
+
+/**
+ * Reads a whole queries file into memory: BEIR `queries.jsonl` (by the .jsonl extension) or a
+ * `qid TAB text` file (MS MARCO queries / Anserini topics). Duplicate query ids are errors.
+ */
+export async function loadQueries(file: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const gen = file.endsWith(".jsonl") ? readBeirQueries(file) : readTsvQueries(file);
+  for await (const q of gen) {
+    if (out.has(q.id)) throw new Error(`${file}: duplicate query id "${q.id}"`);
+    out.set(q.id, q.text);
+  }
+  return out;
+}
