@@ -337,7 +337,10 @@ export class Bm25Index {
 }
 
 function selectTop(acc: Float64Array, mark: Uint8Array, touched: readonly number[], k: number, idRank: Int32Array, docIds: readonly string[]): SearchHit[] {
-  if (touched.length === 0) return [];
+  if (touched.length === 0 || !(k >= 1)) {
+    for (const d of touched) mark[d] = 0;
+    return [];
+  }
   const top = new TopK(Math.min(k, touched.length), idRank);
   for (const d of touched) {
     const sc = acc[d]!;

@@ -61,8 +61,7 @@ function stringField(file: string, lineNo: number, obj: Record<string, unknown>,
   return v;
 }
 
-/** BEIR `corpus.jsonl`: one `{"_id", "title", "text"}` object per line ("title" may be absent; "text" may not). */
-export async function* readBeirCorpus(file: string): AsyncGenerator<CorpusDoc> {
+async function* readBeirCorpusLocated(file: string): AsyncGenerator<{ doc: CorpusDoc; lineNo: number }> {
   for await (const { text, lineNo } of readLines(file)) {
     if (text.trim() === "") continue;
     const o = parseJsonLine(file, lineNo, text);
@@ -70,20 +69,29 @@ export async function* readBeirCorpus(file: string): AsyncGenerator<CorpusDoc> {
     const title = stringField(file, lineNo, o, "title", true);
     const body = stringField(file, lineNo, o, "text", false);
     if (title.trim() === "" && body.trim() === "") throw new DataFormatError(file, lineNo, `document "${id}" is empty`);
-    yield { id, title, text: body };
+    yield { doc: { id, title, text: body }, lineNo };
   }
 }
 
-/** BEIR `queries.jsonl`: one `{"_id", "text"}` object per line; the text must not be empty. */
-export async function* readBeirQueries(file: string): AsyncGenerator<Query> {
+/** BEIR `corpus.jsonl`: one `{"_id", "title", "text"}` object per line ("title" may be absent; "text" may not). */
+export async function* readBeirCorpus(file: string): AsyncGenerator<CorpusDoc> {
+  for await (const { doc } of readBeirCorpusLocated(file)) yield doc;
+}
+
+async function* readBeirQueriesLocated(file: string): AsyncGenerator<{ query: Query; lineNo: number }> {
   for await (const { text, lineNo } of readLines(file)) {
     if (text.trim() === "") continue;
     const o = parseJsonLine(file, lineNo, text);
     const id = idField(file, lineNo, o, "_id");
     const q = stringField(file, lineNo, o, "text", false);
     if (q.trim() === "") throw new DataFormatError(file, lineNo, `query "${id}" has empty text`);
-    yield { id, text: q };
+    yield { query: { id, text: q }, lineNo };
   }
+}
+
+/** BEIR `queries.jsonl`: one `{"_id", "text"}` object per line; the text must not be empty. */
+export async function* readBeirQueries(file: string): AsyncGenerator<Query> {
+  for await (const { query } of readBeirQueriesLocated(file)) yield query;
 }
 
 function parseRel(file: string, lineNo: number, s: string): number {
@@ -119,15 +127,13 @@ export async function loadBeir(dir: string, split: string, opts: LoadBeirOptions
     if (!existsSync(f)) throw new Error(`loadBeir: missing file ${f}`);
   }
   const corpus = new Map<string, { title: string; text: string }>();
-  let n = 0;
-  for await (const d of readBeirCorpus(corpusFile)) {
-    n++;
-    if (corpus.has(d.id)) throw new Error(`${corpusFile}: duplicate document id "${d.id}" (record ${n})`);
+  for await (const { doc: d, lineNo } of readBeirCorpusLocated(corpusFile)) {
+    if (corpus.has(d.id)) throw new DataFormatError(corpusFile, lineNo, `duplicate document id "${d.id}"`);
     corpus.set(d.id, { title: d.title, text: d.text });
   }
   const allQueries = new Map<string, string>();
-  for await (const q of readBeirQueries(queriesFile)) {
-    if (allQueries.has(q.id)) throw new Error(`${queriesFile}: duplicate query id "${q.id}"`);
+  for await (const { query: q, lineNo } of readBeirQueriesLocated(queriesFile)) {
+    if (allQueries.has(q.id)) throw new DataFormatError(queriesFile, lineNo, `duplicate query id "${q.id}"`);
     allQueries.set(q.id, q.text);
   }
   const qrels = await loadQrels(qrelsFile, "beir", { queryIds: allQueries, docIds: corpus });

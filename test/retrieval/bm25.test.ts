@@ -74,6 +74,8 @@ test("BM25 scores (hand computed, Lucene formula, k1 = 0.9, b = 0.4)", async () 
   // repeated query terms boost (Anserini bag of words): "cat cat" doubles the score
   close(bm.search("cat cat", 1)[0]!.score, (2 * Math.log(1.6) * 3.8) / 3.08);
   assert.deepEqual(bm.search("the unicorn", 5), []);
+  assert.deepEqual(bm.search("cat", 0), []);
+  assert.equal(bm.search("cat", 1).length, 1); // scratch state was reset by the k = 0 call
   // ties: equal scores ordered by doc id descending (trec_eval)
   const tie = await Bm25Index.build([{ id: "a", text: "x" }, { id: "c", text: "x" }, { id: "b", text: "x" }]);
   assert.deepEqual(tie.search("x", 3).map((h) => h.id), ["c", "b", "a"]);

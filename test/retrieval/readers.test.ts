@@ -173,6 +173,6 @@ test("loadBeir: qrels naming unknown queries or documents, duplicate ids", async
   const badQ = make("badq", corpus, queries, "query-id\tcorpus-id\tscore\nq7\td1\t1\n");
   await rejectsAt(loadBeir(badQ, "test"), path.join(badQ, "qrels/test.tsv"), 2, /unknown query id "q7"/);
   const dupDoc = make("dup", corpus + '{"_id":"d1","title":"","text":"z"}\n', queries, "query-id\tcorpus-id\tscore\n");
-  await assert.rejects(loadBeir(dupDoc, "test"), /duplicate document id "d1"/);
+  await rejectsAt(loadBeir(dupDoc, "test"), path.join(dupDoc, "corpus.jsonl"), 3, /duplicate document id "d1"/);
   await assert.rejects(loadBeir(ok, "dev"), /missing file .*dev\.tsv/);
 });
