@@ -4,11 +4,17 @@
  * the cross-entropy of the chosen positions. Sequences are the corpus passages cut to maxLength (one passage per
  * sequence). The result is an HF BertForMaskedLM directory that the ranker and the retriever start from.
  */
+import { basename, dirname, join } from "node:path";
 import { crossEntropy } from "../engine/index.ts";
 import type { Rng } from "../engine/rng.ts";
 import { singleBatch } from "../models/batching.ts";
-import type { BertForMaskedLM } from "../models/bert-mlm.ts";
-import type { MicroStepResult, TrainableStage } from "./loop.ts";
+import { BertForMaskedLM } from "../models/bert-mlm.ts";
+import { makeBertConfig } from "../models/config.ts";
+import { WordPieceTokenizer, restrictVocabulary } from "../models/tokenizer.ts";
+import { readBeirCorpus, readBeirQueries } from "../retrieval/readers.ts";
+import { passageText } from "../retrieval/tokenized-corpus.ts";
+import { writeJsonAtomic } from "../util/atomic.ts";
+import { runTrainingLoop, type MicroStepResult, type TrainableStage } from "./loop.ts";
 import { EpochSampler, microRng } from "./sampler.ts";
 
 export interface MlmOptions {
@@ -57,4 +63,72 @@ export class MlmStage implements TrainableStage {
     const loss = crossEntropy(logits, Int32Array.from(targets));
     return { loss, terms: { loss: loss.item(), masked_tokens: positions.length }, items: input.batch };
   }
+}
+
+export interface PretrainConfig {
+  /** BEIR corpus directory (corpus.jsonl; queries.jsonl texts are added to the vocabulary and MLM data too). */
+  dataDir: string;
+  vocabFile: string;
+  outputDir: string;
+  model: { hiddenSize: number; numHiddenLayers: number; numAttentionHeads: number; intermediateSize: number };
+  /** Keep only the word pieces used by the corpus and queries (a smaller embedding matrix; default true). */
+  restrictVocabulary: boolean;
+  maxLength: number;
+  batchSize: number;
+  steps: number;
+  learningRate: number;
+  warmupSteps: number;
+  seed: number;
+  resume: boolean;
+  checkpointEvery: number;
+}
+
+export const DEFAULT_PRETRAIN: PretrainConfig = {
+  dataDir: "data/scifact",
+  vocabFile: "data/vocab/bert-base-uncased-vocab.txt",
+  outputDir: "models/base-scifact",
+  model: { hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 },
+  restrictVocabulary: true,
+  maxLength: 128,
+  batchSize: 32,
+  steps: 2000,
+  learningRate: 5e-4,
+  warmupSteps: 200,
+  seed: 0,
+  resume: true,
+  checkpointEvery: 100,
+};
+
+/**
+ * `md2pr pretrain`: MLM on the corpus passages (and query texts), writing an HF BertForMaskedLM directory with
+ * its vocab.txt to `outputDir` (work files and the checkpoint in `outputDir`/../<name>-work).
+ */
+export async function runPretrain(cfg: PretrainConfig): Promise<{ dir: string; finalLoss: number; seconds: number }> {
+  const t0 = Date.now();
+  const texts: string[] = [];
+  for await (const d of readBeirCorpus(join(cfg.dataDir, "corpus.jsonl"))) texts.push(passageText(d));
+  for await (const q of readBeirQueries(join(cfg.dataDir, "queries.jsonl"))) texts.push(q.text);
+  const full = WordPieceTokenizer.fromVocabFile(cfg.vocabFile);
+  const tokenizer = cfg.restrictVocabulary ? restrictVocabulary(full, texts, { keepSingleCharacters: true }).tokenizer : full;
+  const sequences = texts.map((t) => tokenizer.tokenizeToIds(t)).filter((s) => s.length > 0);
+  const config = makeBertConfig({ ...cfg.model, vocabSize: tokenizer.vocabSize, maxPositionEmbeddings: 512 });
+  const model = BertForMaskedLM.random(config, cfg.seed);
+  const firstRegularId = Math.max(...tokenizer.specialTokens.map((t) => tokenizer.tokenToId(t)!)) + 1;
+  const stage = new MlmStage(model, sequences, {
+    batchSize: cfg.batchSize, maxLength: cfg.maxLength, maskProbability: 0.15, seed: cfg.seed, maskId: tokenizer.maskId,
+    specials: { cls: tokenizer.clsId, sep: tokenizer.sepId, pad: tokenizer.padId }, firstRegularId, vocabSize: tokenizer.vocabSize,
+  });
+  const work = join(dirname(cfg.outputDir), `${basename(cfg.outputDir)}-work`);
+  const result = await runTrainingLoop(stage, {
+    outputDir: work, steps: cfg.steps, gradientAccumulation: 1, learningRate: cfg.learningRate, warmupSteps: cfg.warmupSteps,
+    weightDecay: 0.01, maxGradNorm: 1, seed: cfg.seed, checkpointEvery: cfg.checkpointEvery, evalEvery: 0, resume: cfg.resume, label: "pretrain",
+  });
+  model.save(cfg.outputDir, { md2pr_stage: "pretrain-mlm" });
+  tokenizer.save(cfg.outputDir);
+  const seconds = (Date.now() - t0) / 1000;
+  writeJsonAtomic(join(cfg.outputDir, "md2pr-pretrain.json"), {
+    command: process.argv.slice(1).join(" "), config: cfg, sequences: sequences.length, vocabSize: tokenizer.vocabSize,
+    parameters: [...model.params.values()].reduce((s, t) => s + t.size, 0), finalLoss: result.lastTerms.loss, seconds,
+  });
+  return { dir: cfg.outputDir, finalLoss: result.lastTerms.loss ?? NaN, seconds };
 }

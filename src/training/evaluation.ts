@@ -1,0 +1,75 @@
+/**
+ * Evaluation through retrieval, used during and after training: dense search with the retriever, BM25,
+ * hybrid (RRF), and reranking a first-stage run with the ranker; each returns a run and its metrics.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CrossEncoder } from "../models/cross-encoder.ts";
+import type { DualEncoder } from "../models/dual-encoder.ts";
+import type { Bm25Index } from "../retrieval/bm25.ts";
+import type { DenseIndex } from "../retrieval/dense-index.ts";
+import { encodeCorpus, encodeQueries } from "../retrieval/encode-corpus.ts";
+import { hybridFuse } from "../retrieval/fusion.ts";
+import { evaluateRun, type Run, type SearchHit } from "../retrieval/metrics.ts";
+import type { Qrels } from "../retrieval/readers.ts";
+import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
+import type { LexicalScorer, PairLengths } from "./ranker-stage.ts";
+import { scorePairs } from "./ranker-stage.ts";
+
+export const METRICS = ["ndcg@10", "mrr@10", "recall@100"] as const;
+
+export interface Scored {
+  run: Map<string, SearchHit[]>;
+  metrics: Record<string, number>;
+}
+
+export function score(run: Map<string, SearchHit[]>, qrels: Qrels): Scored {
+  return { run, metrics: evaluateRun(run, qrels, [...METRICS]).mean };
+}
+
+export function bm25Run(bm25: Bm25Index, queries: ReadonlyMap<string, string>, k: number): Map<string, SearchHit[]> {
+  const run = new Map<string, SearchHit[]>();
+  for (const [qid, text] of queries) run.set(qid, bm25.search(text, k));
+  return run;
+}
+
+export function denseRun(model: DualEncoder, index: DenseIndex, corpus: TokenizedCorpus, queries: ReadonlyMap<string, string>, k: number): Map<string, SearchHit[]> {
+  const qids = [...queries.keys()];
+  const vectors = encodeQueries(model, corpus, qids.map((q) => queries.get(q)!));
+  const hits = index.search(vectors, qids.length, k);
+  return new Map(qids.map((q, i) => [q, hits[i]!]));
+}
+
+/** Encodes the corpus into a temporary index (or `indexDir`) and searches the queries. */
+export async function evaluateRetriever(
+  model: DualEncoder, corpus: TokenizedCorpus, queries: ReadonlyMap<string, string>, qrels: Qrels, k = 100, indexDir?: string,
+): Promise<Scored & { index: DenseIndex }> {
+  const dir = indexDir ?? mkdtempSync(join(tmpdir(), "md2pr-eval-index-"));
+  try {
+    const index = await encodeCorpus(model, corpus, dir, { label: null });
+    return { ...score(denseRun(model, index, corpus, queries, k), qrels), index };
+  } finally {
+    if (!indexDir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function hybridRun(a: Run, b: Run, k: number): Map<string, SearchHit[]> {
+  const out = new Map<string, SearchHit[]>();
+  for (const [qid, hits] of a) out.set(qid, hybridFuse(hits, b.get(qid) ?? [], { k: 60, topK: k }));
+  return out;
+}
+
+/** Reranks the top `depth` hits of each query with the ranker (only those are kept, with the ranker's scores). */
+export function rerankRun(
+  ranker: CrossEncoder, corpus: TokenizedCorpus, queries: ReadonlyMap<string, string>, first: Run, depth: number,
+  lengths: PairLengths, lexical?: LexicalScorer,
+): Map<string, SearchHit[]> {
+  const out = new Map<string, SearchHit[]>();
+  for (const [qid, hits] of first) {
+    const ids = hits.slice(0, depth).map((h) => h.id);
+    const scores = scorePairs(ranker, corpus, queries.get(qid)!, ids, lengths, 64, lexical);
+    out.set(qid, ids.map((id, i) => ({ id, score: scores[i]! })));
+  }
+  return out;
+}

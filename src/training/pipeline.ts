@@ -1,0 +1,321 @@
+/**
+ * The MD2PR pipeline (method.md, "Training pipeline"): data -> BM25 -> mined negatives -> ranker -> retriever
+ * (-> optional second round with retriever-mined negatives) -> evaluation. Each stage is a function the CLI calls
+ * alone or in sequence; every stage writes under `outputDir` and is skipped when its output exists (so a killed
+ * pipeline restarts where it stopped; training stages resume from their checkpoints).
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Rng } from "../engine/rng.ts";
+import { makeBertConfig, type BertConfig } from "../models/config.ts";
+import { CrossEncoder } from "../models/cross-encoder.ts";
+import { DualEncoder, type Pooling, type Similarity } from "../models/dual-encoder.ts";
+import { WordPieceTokenizer } from "../models/tokenizer.ts";
+import { Bm25Index } from "../retrieval/bm25.ts";
+import { mineNegatives } from "../retrieval/bm25.ts";
+import { writeTrecRun, type SearchHit } from "../retrieval/metrics.ts";
+import { loadBeir, type Qrels } from "../retrieval/readers.ts";
+import { TokenizedCorpus, type CorpusText } from "../retrieval/tokenized-corpus.ts";
+import { writeJsonAtomic } from "../util/atomic.ts";
+import { examplesFromQrels, readTrainingFile, writeTrainingFile, type TrainingExample } from "./data.ts";
+import { bm25Run, denseRun, evaluateRetriever, hybridRun, rerankRun, score, type Scored } from "./evaluation.ts";
+import { bm25LexicalScorer } from "./lexical.ts";
+import { runTrainingLoop, type LoopConfig } from "./loop.ts";
+import { RankerStage, type LexicalScorer, type PairLengths } from "./ranker-stage.ts";
+import { DEFAULT_MD2PR, RetrieverStage, type Md2prOptions } from "./retriever-stage.ts";
+import { selfSupervisedPairs, type PairKind } from "./self-supervised.ts";
+
+export interface StageTraining {
+  steps: number;
+  batchSize: number;
+  /** Hard negatives per query in each step (n); the group is n + 1 passages. */
+  negatives: number;
+  learningRate: number;
+  warmupSteps: number;
+  gradientAccumulation: number;
+  weightDecay: number;
+  maxGradNorm: number;
+}
+
+export interface PipelineConfig {
+  /** BEIR directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv). */
+  dataDir: string;
+  trainSplit: string;
+  testSplit: string;
+  /** Train queries held out as the dev split (settings are chosen on it, never on test). */
+  devQueries: number;
+  outputDir: string;
+  seed: number;
+  /** HF BERT directory (with vocab.txt) both models start from; null: random init of `model` with `vocabFile`. */
+  base: string | null;
+  vocabFile: string;
+  model: { hiddenSize: number; numHiddenLayers: number; numAttentionHeads: number; intermediateSize: number };
+  lengths: PairLengths;
+  bm25: { k1: number; b: number };
+  /** Negatives mined per training query (steps sample `negatives` of them). */
+  minedNegatives: number;
+  /** Self-supervised warm-up of the retriever before the labelled stage (steps 0: off). */
+  warmup: StageTraining & { kinds: PairKind[] };
+  ranker: StageTraining & { lexicalPrior: boolean };
+  retriever: StageTraining & { shared: boolean; pooling: Pooling; similarity: Similarity; md2pr: Md2prOptions };
+  /** Re-mine negatives with the trained retriever and train a second round. */
+  secondRound: boolean;
+  rerankDepth: number;
+  evalEvery: number;
+  checkpointEvery: number;
+  resume: boolean;
+}
+
+const stage = (steps: number, batchSize: number, negatives: number, learningRate: number): StageTraining => ({
+  steps, batchSize, negatives, learningRate, warmupSteps: Math.round(steps * 0.1), gradientAccumulation: 1, weightDecay: 0.01, maxGradNorm: 1,
+});
+
+export const DEFAULT_PIPELINE: PipelineConfig = {
+  dataDir: "data/scifact",
+  trainSplit: "train",
+  testSplit: "test",
+  devQueries: 100,
+  outputDir: "runs/scifact",
+  seed: 0,
+  base: "models/base-scifact",
+  vocabFile: "data/vocab/bert-base-uncased-vocab.txt",
+  model: { hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 },
+  lengths: { maxQueryLength: 32, maxPassageLength: 128, maxPairLength: 160 },
+  bm25: { k1: 0.9, b: 0.4 },
+  minedNegatives: 30,
+  warmup: { ...stage(0, 32, 0, 1e-4), kinds: ["title"] },
+  ranker: { ...stage(300, 8, 7, 5e-5), lexicalPrior: true },
+  retriever: { ...stage(300, 16, 3, 1e-4), shared: true, pooling: "cls", similarity: "dot", md2pr: DEFAULT_MD2PR },
+  secondRound: false,
+  rerankDepth: 100,
+  evalEvery: 0,
+  checkpointEvery: 50,
+  resume: true,
+};
+
+export interface PipelineData {
+  docs: Map<string, CorpusText>;
+  queries: Map<string, string>;
+  train: Qrels;
+  dev: Qrels;
+  test: Qrels;
+}
+
+/** Loads the BEIR set and carves the dev split out of the train queries (seeded). */
+export async function loadPipelineData(cfg: PipelineConfig): Promise<PipelineData> {
+  const train = await loadBeir(cfg.dataDir, cfg.trainSplit, { onlyJudgedQueries: false });
+  const test = await loadBeir(cfg.dataDir, cfg.testSplit, { onlyJudgedQueries: false });
+  const trainIds = [...train.qrels.keys()].sort();
+  new Rng(cfg.seed ^ 0x9e3779b9).shuffle(trainIds);
+  const devIds = new Set(trainIds.slice(0, cfg.devQueries));
+  const trainQrels: Qrels = new Map();
+  const devQrels: Qrels = new Map();
+  for (const [qid, rels] of train.qrels) (devIds.has(qid) ? devQrels : trainQrels).set(qid, rels);
+  return { docs: train.corpus as Map<string, CorpusText>, queries: train.queries, train: trainQrels, dev: devQrels, test: test.qrels };
+}
+
+export function queriesOf(data: PipelineData, qrels: Qrels): Map<string, string> {
+  return new Map([...qrels.keys()].map((q) => [q, data.queries.get(q)!]));
+}
+
+export async function loadOrBuildBm25(cfg: PipelineConfig, docs: ReadonlyMap<string, CorpusText>): Promise<Bm25Index> {
+  const dir = join(cfg.outputDir, "bm25");
+  if (existsSync(join(dir, "meta.json"))) return Bm25Index.load(dir);
+  const bm25 = await Bm25Index.build([...docs].map(([id, d]) => ({ id, title: d.title, text: d.text })), { params: cfg.bm25 });
+  await bm25.save(dir);
+  return bm25;
+}
+
+export function loadTokenizer(cfg: PipelineConfig): WordPieceTokenizer {
+  return cfg.base ? WordPieceTokenizer.fromDirectory(cfg.base) : WordPieceTokenizer.fromVocabFile(cfg.vocabFile);
+}
+
+function randomConfig(cfg: PipelineConfig, tokenizer: WordPieceTokenizer): BertConfig {
+  return makeBertConfig({ ...cfg.model, vocabSize: tokenizer.vocabSize, maxPositionEmbeddings: 512 });
+}
+
+/** BM25 hard negatives for the train queries (the positives excluded), written as a training file. */
+export async function mineTrainingExamples(cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, file = join(cfg.outputDir, "train-bm25.jsonl")): Promise<TrainingExample[]> {
+  if (existsSync(file)) return readTrainingFile(file, data.docs);
+  const queries = queriesOf(data, data.train);
+  const negatives = mineNegatives(bm25, queries, data.train, cfg.minedNegatives);
+  const examples = examplesFromQrels(queries, data.train, negatives);
+  mkdirSync(cfg.outputDir, { recursive: true });
+  writeTrainingFile(file, examples);
+  return examples;
+}
+
+function loopConfig(cfg: PipelineConfig, s: StageTraining, outputDir: string, label: string, seed: number): LoopConfig {
+  return {
+    outputDir, steps: s.steps, gradientAccumulation: s.gradientAccumulation, learningRate: s.learningRate,
+    warmupSteps: s.warmupSteps, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm, seed,
+    checkpointEvery: cfg.checkpointEvery, evalEvery: cfg.evalEvery, resume: cfg.resume, label,
+  };
+}
+
+export interface RankerResult {
+  ranker: CrossEncoder;
+  dir: string;
+  dev: Record<string, number>;
+}
+
+/** Trains the ranker (or loads it when `<out>/ranker` exists) and scores it reranking BM25 on dev. */
+export async function trainRanker(cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, examples: TrainingExample[], corpus: TokenizedCorpus): Promise<RankerResult> {
+  const dir = join(cfg.outputDir, "ranker");
+  const lexical = cfg.ranker.lexicalPrior ? bm25LexicalScorer(bm25) : undefined;
+  const devQueries = queriesOf(data, data.dev);
+  const devFirst = bm25Run(bm25, devQueries, cfg.rerankDepth);
+  const evaluate = (r: CrossEncoder): Record<string, number> => score(rerankRun(r, corpus, devQueries, devFirst, cfg.rerankDepth, cfg.lengths, lexical), data.dev).metrics;
+  if (existsSync(join(dir, "config.json"))) {
+    const ranker = CrossEncoder.load(dir);
+    return { ranker, dir, dev: evaluate(ranker) };
+  }
+  const ranker = cfg.base
+    ? CrossEncoder.load(cfg.base, { lexicalPrior: cfg.ranker.lexicalPrior, seed: cfg.seed })
+    : CrossEncoder.random(randomConfig(cfg, corpus.tokenizer), cfg.seed, cfg.ranker.lexicalPrior);
+  if (cfg.ranker.steps > 0) {
+    const rankerStage = new RankerStage(ranker, examples, corpus, {
+      batchSize: cfg.ranker.batchSize, negatives: cfg.ranker.negatives, lengths: cfg.lengths, seed: cfg.seed, lexical,
+    });
+    const work = join(cfg.outputDir, "work", "ranker");
+    const stageWithEval = Object.assign(rankerStage, { evaluate: async () => evaluate(ranker) });
+    await runTrainingLoop(cfg.evalEvery > 0 ? stageWithEval : rankerStage, loopConfig(cfg, cfg.ranker, work, "ranker", cfg.seed));
+  }
+  ranker.save(dir, { md2pr_stage: "ranker" });
+  corpus.tokenizer.save(dir);
+  return { ranker, dir, dev: evaluate(ranker) };
+}
+
+export interface RetrieverResult {
+  retriever: DualEncoder;
+  dir: string;
+  dev: Record<string, number>;
+}
+
+function newRetriever(cfg: PipelineConfig, tokenizer: WordPieceTokenizer): DualEncoder {
+  const settings = {
+    shared: cfg.retriever.shared, pooling: cfg.retriever.pooling, similarity: cfg.retriever.similarity,
+    maxQueryLength: cfg.lengths.maxQueryLength, maxPassageLength: cfg.lengths.maxPassageLength,
+  };
+  return cfg.base ? DualEncoder.fromBert(cfg.base, settings) : DualEncoder.random(randomConfig(cfg, tokenizer), settings, cfg.seed);
+}
+
+/**
+ * Trains the retriever with MD2PR: the optional self-supervised warm-up, then the labelled stage with the ranker
+ * as teacher (null ranker: contrastive only). `name` separates rounds ("retriever", "retriever-round2").
+ */
+export async function trainRetriever(
+  cfg: PipelineConfig, data: PipelineData, examples: TrainingExample[], corpus: TokenizedCorpus, ranker: CrossEncoder | null,
+  bm25: Bm25Index, name = "retriever", start: DualEncoder | null = null,
+): Promise<RetrieverResult> {
+  const dir = join(cfg.outputDir, name);
+  const devQueries = queriesOf(data, data.dev);
+  const evaluate = async (m: DualEncoder): Promise<Record<string, number>> => (await evaluateRetriever(m, corpus, devQueries, data.dev)).metrics;
+  if (existsSync(join(dir, "md2pr.json"))) {
+    const retriever = DualEncoder.load(dir);
+    return { retriever, dir, dev: await evaluate(retriever) };
+  }
+  const retriever = start ?? newRetriever(cfg, corpus.tokenizer);
+  if (!start && cfg.warmup.steps > 0) {
+    const pairs = selfSupervisedPairs(data.docs, cfg.warmup.kinds, cfg.seed);
+    const warmCorpus = new TokenizedCorpus(new Map([...data.docs, ...pairs.docs]), corpus.tokenizer);
+    const warm = new RetrieverStage(retriever, null, pairs.examples, warmCorpus, {
+      batchSize: cfg.warmup.batchSize, negatives: cfg.warmup.negatives, lengths: cfg.lengths, seed: cfg.seed,
+      md2pr: { ...cfg.retriever.md2pr, alpha: 0, beta: 0, filter: { ...cfg.retriever.md2pr.filter, enabled: false } },
+    });
+    await runTrainingLoop(warm, loopConfig(cfg, cfg.warmup, join(cfg.outputDir, "work", `${name}-warmup`), "warm-up", cfg.seed + 7));
+  }
+  const md2pr = ranker ? cfg.retriever.md2pr : { ...cfg.retriever.md2pr, alpha: 0, beta: 0, filter: { ...cfg.retriever.md2pr.filter, enabled: false } };
+  const lexical = ranker?.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
+  const retrieverStage = new RetrieverStage(retriever, ranker, examples, corpus, {
+    batchSize: cfg.retriever.batchSize, negatives: cfg.retriever.negatives, lengths: cfg.lengths, seed: cfg.seed, md2pr, lexical,
+  });
+  if (cfg.evalEvery > 0) Object.assign(retrieverStage, { evaluate: async () => evaluate(retriever) });
+  if (cfg.retriever.steps > 0) {
+    await runTrainingLoop(retrieverStage, loopConfig(cfg, cfg.retriever, join(cfg.outputDir, "work", name), name, cfg.seed + 1));
+  }
+  retriever.save(dir, { md2pr_stage: name });
+  corpus.tokenizer.save(dir);
+  return { retriever, dir, dev: await evaluate(retriever) };
+}
+
+/** Re-mines negatives with the retriever (top-ranked non-positives), for the second round. */
+export function retrieverNegatives(retriever: DualEncoder, index: Parameters<typeof denseRun>[1], corpus: TokenizedCorpus, data: PipelineData, n: number): TrainingExample[] {
+  const queries = queriesOf(data, data.train);
+  const run = denseRun(retriever, index, corpus, queries, n + 10);
+  const negatives = new Map<string, string[]>();
+  for (const [qid, hits] of run) {
+    const rels = data.train.get(qid)!;
+    negatives.set(qid, hits.filter((h) => !(rels.get(h.id)! > 0)).slice(0, n).map((h) => h.id));
+  }
+  return examplesFromQrels(queries, data.train, negatives);
+}
+
+export interface SystemRow {
+  system: string;
+  ndcg10: number;
+  mrr10: number;
+  recall100: number;
+  run: string;
+}
+
+/** Evaluates BM25, the retriever, hybrid and retrieve+rerank on the test split; writes TREC runs and results.json. */
+export async function evaluateSystems(
+  cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, corpus: TokenizedCorpus, retriever: DualEncoder, ranker: CrossEncoder | null,
+): Promise<SystemRow[]> {
+  const testQueries = queriesOf(data, data.test);
+  const runsDir = join(cfg.outputDir, "runs");
+  mkdirSync(runsDir, { recursive: true });
+  const rows: SystemRow[] = [];
+  const add = async (system: string, scored: Scored): Promise<void> => {
+    const file = join(runsDir, `${system}.trec`);
+    await writeTrecRun(file, scored.run as Map<string, readonly SearchHit[]>, `md2pr-${system}`);
+    rows.push({ system, ndcg10: scored.metrics["ndcg@10"]!, mrr10: scored.metrics["mrr@10"]!, recall100: scored.metrics["recall@100"]!, run: file });
+  };
+  const lexicalRun = bm25Run(bm25, testQueries, 1000);
+  await add("bm25", score(lexicalRun, data.test));
+  const dense = await evaluateRetriever(retriever, corpus, testQueries, data.test, 1000, join(cfg.outputDir, "index"));
+  await add("retriever", dense);
+  await add("hybrid", score(hybridRun(lexicalRun, dense.run, 1000), data.test));
+  if (ranker) {
+    const lexical: LexicalScorer | undefined = ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
+    await add("retriever+rerank", score(rerankRun(ranker, corpus, testQueries, dense.run, cfg.rerankDepth, cfg.lengths, lexical), data.test));
+    await add("bm25+rerank", score(rerankRun(ranker, corpus, testQueries, lexicalRun, cfg.rerankDepth, cfg.lengths, lexical), data.test));
+  }
+  writeJsonAtomic(join(cfg.outputDir, "results.json"), rows);
+  return rows;
+}
+
+/** Reads a JSON config file over the defaults (nested objects merged). */
+export function readPipelineConfig(file: string | null, overrides: Record<string, unknown> = {}): PipelineConfig {
+  let merged: Record<string, unknown> = structuredClone(DEFAULT_PIPELINE) as unknown as Record<string, unknown>;
+  if (file) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new Error(`config ${file}: ${(err as Error).message}`);
+    }
+    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`config ${file}: expected a JSON object`);
+    merged = deepMerge(merged, json as Record<string, unknown>, file);
+  }
+  return deepMerge(merged, overrides, "command-line flags") as unknown as PipelineConfig;
+}
+
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>, source: string, path = ""): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const where = path ? `${path}.${key}` : key;
+    if (!(key in base)) throw new Error(`${source}: unknown setting '${where}'`);
+    const current = base[key];
+    if (isPlainObject(current) && isPlainObject(value)) out[key] = deepMerge(current, value, source, where);
+    else if (current !== null && value !== null && typeof current !== typeof value && !(Array.isArray(current) && Array.isArray(value))) {
+      throw new Error(`${source}: setting '${where}' should be a ${typeof current}, got ${JSON.stringify(value)}`);
+    } else out[key] = value;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
