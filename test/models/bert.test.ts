@@ -72,8 +72,10 @@ for (const name of ["bert-tiny", "bert-tiny-gelu-new"]) {
       assert.ok(Math.abs(loss.item() - expectedLoss) <= 1e-4 * Math.max(1, Math.abs(expectedLoss)), `loss ${loss.item()} vs ${expectedLoss}`);
       backward(loss);
       let checked = 0;
-      for (const [key, value] of expected) {
-        if (!key.startsWith("grad.")) continue;
+      const refs = [...expected].filter(([key]) => key.startsWith("grad."));
+      let modelScale = 0;
+      for (const [, value] of refs) for (const v of value.data) modelScale = Math.max(modelScale, Math.abs(v));
+      for (const [key, value] of refs) {
         const pname = key.slice("grad.".length);
         const p = paramsOf(model).get(pname);
         assert.ok(p, `model has no parameter ${pname}`);
@@ -81,9 +83,11 @@ for (const name of ["bert-tiny", "bert-tiny-gelu-new"]) {
         let scale = 0;
         for (const v of value.data) scale = Math.max(scale, Math.abs(v));
         const d = maxAbsDiff(g, value.data);
-        // 1e-4 relative to the tensor's largest gradient; the 1e-6 floor covers gradients that are 0 in exact
-        // arithmetic (the key bias: softmax is shift-invariant) where float32 leaves ~1e-7 of rounding.
-        assert.ok(d <= 1e-4 * scale + 1e-6, `${pname}: max |diff| ${d} (max |grad| ${scale})`);
+        // 1e-4 relative to the tensor's largest gradient, or to 1% of the model's largest gradient for tensors
+        // whose gradient is 0 in exact arithmetic (the key bias: softmax is shift-invariant), where float32 leaves
+        // rounding noise of ~1e-6.
+        const tol = 1e-4 * Math.max(scale, 1e-2 * modelScale);
+        assert.ok(d <= tol, `${pname}: max |diff| ${d} > ${tol} (max |grad| ${scale})`);
         checked++;
       }
       assert.equal(checked, paramsOf(model).size, "every parameter has a reference gradient");
