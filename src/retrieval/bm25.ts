@@ -12,7 +12,7 @@
  */
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import { Analyzer, type AnalyzerConfig } from "./analyzer.ts";
+import { Analyzer, tokenize, type AnalyzerConfig } from "./analyzer.ts";
 import { atomicWriteDir, readTypedFile, typedBytes } from "./fs-util.ts";
 import type { SearchHit } from "./metrics.ts";
 import { TopK } from "./topk.ts";
@@ -141,30 +141,46 @@ export class Bm25Index {
     const docLenArr: number[] = [];
     let df = new Int32Array(1 << 12);
     let sumDocLen = 0;
-    const local = new Map<number, number>();
     const docEnds: number[] = []; // end of each doc's (term, tf) pairs
+    // raw token -> term id (-1: dropped by the analyzer); one hash lookup per token
+    const rawToTerm = new Map<string, number>();
+    let tfCount = new Int32Array(1 << 12);
+    const docTerms: number[] = [];
     for await (const d of docs as AsyncIterable<Bm25Doc>) {
       if (seen.has(d.id)) throw new Error(`Bm25Index.build: duplicate document id "${d.id}"`);
       seen.add(d.id);
       docIds.push(d.id);
-      const toks = analyzer.analyze(docContents(d));
-      local.clear();
-      for (const t of toks) {
-        let id = termIds.get(t);
+      docTerms.length = 0;
+      let len = 0;
+      for (const tok of tokenize(docContents(d))) {
+        let id = rawToTerm.get(tok);
         if (id === undefined) {
-          id = termList.length;
-          termIds.set(t, id);
-          termList.push(t);
-          if (id >= df.length) {
-            const g = new Int32Array(df.length * 2);
-            g.set(df);
-            df = g;
+          const t = analyzer.term(tok);
+          if (t === null) id = -1;
+          else {
+            id = termIds.get(t);
+            if (id === undefined) {
+              id = termList.length;
+              termIds.set(t, id);
+              termList.push(t);
+              if (id >= df.length) {
+                const g = new Int32Array(df.length * 2);
+                g.set(df);
+                df = g;
+                const h = new Int32Array(df.length);
+                h.set(tfCount);
+                tfCount = h;
+              }
+            }
           }
+          if (rawToTerm.size < 4_000_000) rawToTerm.set(tok, id);
         }
-        local.set(id, (local.get(id) ?? 0) + 1);
+        if (id < 0) continue;
+        len++;
+        if (tfCount[id]++ === 0) docTerms.push(id);
       }
-      if (nPairs + local.size > pairTerm.length) {
-        const cap = Math.max(pairTerm.length * 2, nPairs + local.size);
+      if (nPairs + docTerms.length > pairTerm.length) {
+        const cap = Math.max(pairTerm.length * 2, nPairs + docTerms.length);
         const a = new Int32Array(cap);
         a.set(pairTerm.subarray(0, nPairs));
         pairTerm = a;
@@ -172,14 +188,15 @@ export class Bm25Index {
         b.set(pairTf.subarray(0, nPairs));
         pairTf = b;
       }
-      for (const [t, tf] of local) {
+      for (const t of docTerms) {
         pairTerm[nPairs] = t;
-        pairTf[nPairs] = tf;
+        pairTf[nPairs] = tfCount[t]!;
+        tfCount[t] = 0;
         nPairs++;
         df[t]!++;
       }
-      docLenArr.push(toks.length);
-      sumDocLen += toks.length;
+      docLenArr.push(len);
+      sumDocLen += len;
       docEnds.push(nPairs);
     }
     // CSR by term
