@@ -68,6 +68,18 @@ export function gradBuffer(t: Tensor): Float32Array {
   return t.grad;
 }
 
+/**
+ * Where a kernel that computes dst = contribution + beta * dst (sgemm's beta) should write t's gradient:
+ * a fresh buffer with beta 0 for the first contribution, else the existing gradient with beta 1 (no temporary).
+ */
+export function gradTarget(t: Tensor): [Float32Array, number] {
+  if (t.grad === null) {
+    t.grad = new Float32Array(t.size);
+    return [t.grad, 0];
+  }
+  return [t.grad, 1];
+}
+
 /** Backpropagates from a one-element loss through everything recorded since the last backward, then clears the tape. */
 export function backward(loss: Tensor, gradScale = 1): void {
   if (loss.size !== 1) throw new Error(`backward: loss must have one element, got${loss.label()}`);

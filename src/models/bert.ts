@@ -10,6 +10,9 @@ import {
   add, attentionContext, attentionScores, dropout, gatherRows, reshape, softmax,
   type SeedSource,
 } from "../engine/index.ts";
+import {
+  makeAttentionPacking, packedAttentionContext, packedAttentionScores, packedSoftmax, scatterRows, type AttentionPacking,
+} from "../engine/ops/packed.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { Embedding, LayerNorm, Linear, activate, type Activation } from "../nn/layers.ts";
@@ -35,6 +38,14 @@ export interface BertForwardOptions {
   rng?: SeedSource;
   outputHiddenStates?: boolean;
   outputAttentions?: boolean;
+  /**
+   * Run on the real tokens only (padding-free): the dense layers see only tokens with attention mask 1 and
+   * attention runs per sequence. Real-token outputs and all gradients equal the padded path's (up to float
+   * rounding; dropout draws differ); hidden states at padded positions are returned as zeros instead of HF's
+   * (unused) values. Ignored (padded path) when attentions are requested, when the mask has values other than
+   * 0/1, or when a sequence has no real token. Default false.
+   */
+  packed?: boolean;
 }
 
 export interface BertOutput {
@@ -73,12 +84,51 @@ class BertEmbeddings {
     }
     const positions = new Int32Array(input.batch * input.seq);
     for (let b = 0; b < input.batch; b++) for (let t = 0; t < input.seq; t++) positions[b * input.seq + t] = t;
+    return this.forwardTokens(input.inputIds, positions, input.tokenTypeIds, opts, rng);
+  }
+  /** Embeddings of a flat list of tokens (ids, positions, token types of equal length). */
+  forwardTokens(ids: Int32Array, positions: Int32Array, tokenTypes: Int32Array, opts: BertForwardOptions, rng: SeedSource): Tensor {
     const summed = add(
-      add(this.wordEmbeddings.forward(input.inputIds), this.positionEmbeddings.forward(positions)),
-      this.tokenTypeEmbeddings.forward(input.tokenTypeIds),
+      add(this.wordEmbeddings.forward(ids), this.positionEmbeddings.forward(positions)),
+      this.tokenTypeEmbeddings.forward(tokenTypes),
     );
     return dropout(this.layerNorm.forward(summed), this.config.hiddenDropoutProb, opts.training === true, rng);
   }
+}
+
+/** How a layer runs attention: padded [B, T] with an additive mask, or packed real tokens per sequence. */
+type AttentionPlan =
+  | { kind: "padded"; batch: number; seq: number; additiveMask: Float32Array }
+  | { kind: "packed"; pack: AttentionPacking };
+
+/** The packed layout of an input, or null when the padded path must be used. */
+interface Packing {
+  /** Padded row (b * seq + t) of each real token, in order. */
+  rows: Int32Array;
+  pack: AttentionPacking;
+}
+
+function planPacking(input: BertInput, config: BertConfig): Packing | null {
+  const { batch, seq, attentionMask } = input;
+  const lens = new Int32Array(batch);
+  let n = 0;
+  for (let i = 0; i < attentionMask.length; i++) {
+    const m = attentionMask[i]!;
+    if (m === 1) n++;
+    else if (m !== 0) return null;
+  }
+  const rows = new Int32Array(n);
+  let j = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < seq; t++) {
+      if (attentionMask[b * seq + t] === 1) {
+        rows[j++] = b * seq + t;
+        lens[b]++;
+      }
+    }
+    if (lens[b] === 0) return null;
+  }
+  return { rows, pack: makeAttentionPacking(lens, config.numAttentionHeads, config.hiddenSize) };
 }
 
 class BertLayer {
@@ -105,7 +155,7 @@ class BertLayer {
     this.outputLayerNorm = new LayerNorm(vb.pp("output").pp("LayerNorm"), h, config.layerNormEps);
   }
 
-  forward(x: Tensor, input: BertInput, additiveMask: Float32Array, opts: BertForwardOptions, rng: SeedSource): { out: Tensor; probs: Tensor } {
+  forward(x: Tensor, attention: AttentionPlan, opts: BertForwardOptions, rng: SeedSource): { out: Tensor; probs: Tensor } {
     const c = this.config;
     const training = opts.training === true;
     const heads = c.numAttentionHeads;
@@ -113,9 +163,18 @@ class BertLayer {
     const q = this.query.forward(x);
     const k = this.key.forward(x);
     const v = this.value.forward(x);
-    const scores = attentionScores(q, k, input.batch, input.seq, heads);
-    const probs = softmax(scores, 1 / Math.sqrt(headDim), additiveMask, heads * input.seq);
-    const context = attentionContext(dropout(probs, c.attentionProbsDropoutProb, training, rng), v, input.batch, input.seq, heads);
+    let probs: Tensor;
+    let context: Tensor;
+    if (attention.kind === "padded") {
+      const { batch, seq, additiveMask } = attention;
+      const scores = attentionScores(q, k, batch, seq, heads);
+      probs = softmax(scores, 1 / Math.sqrt(headDim), additiveMask, heads * seq);
+      context = attentionContext(dropout(probs, c.attentionProbsDropoutProb, training, rng), v, batch, seq, heads);
+    } else {
+      const pack = attention.pack;
+      probs = packedSoftmax(packedAttentionScores(q, k, pack), pack, 1 / Math.sqrt(headDim));
+      context = packedAttentionContext(dropout(probs, c.attentionProbsDropoutProb, training, rng), v, pack);
+    }
     const attended = this.attentionLayerNorm.forward(
       add(dropout(this.attentionOutput.forward(context), c.hiddenDropoutProb, training, rng), x),
     );
@@ -153,25 +212,57 @@ export class BertModel {
     if (opts.training && !opts.rng && (this.config.hiddenDropoutProb > 0 || this.config.attentionProbsDropoutProb > 0)) {
       throw new Error("BERT: training with dropout needs an rng (BertForwardOptions.rng)");
     }
+    const packing = opts.packed && !opts.outputAttentions ? planPacking(input, this.config) : null;
+    if (packing) return this.forwardPacked(input, opts, rng, packing);
     const additiveMask = new Float32Array(input.attentionMask.length);
     for (let i = 0; i < additiveMask.length; i++) additiveMask[i] = (1 - input.attentionMask[i]!) * MASK_VALUE;
+    const plan: AttentionPlan = { kind: "padded", batch: input.batch, seq: input.seq, additiveMask };
 
     let h = this.embeddings.forward(input, opts, rng);
     const hiddenStates: Tensor[] = opts.outputHiddenStates ? [h] : [];
     const attentions: Tensor[] = [];
     for (const layer of this.layers) {
-      const { out, probs } = layer.forward(h, input, additiveMask, opts, rng);
+      const { out, probs } = layer.forward(h, plan, opts, rng);
       h = out;
       if (opts.outputHiddenStates) hiddenStates.push(h);
       if (opts.outputAttentions) attentions.push(probs);
     }
-    let pooled: Tensor | null = null;
-    if (this.pooler) {
-      const clsRows = new Int32Array(input.batch);
-      for (let b = 0; b < input.batch; b++) clsRows[b] = b * input.seq;
-      pooled = activate(this.pooler.forward(gatherRows(h, clsRows)), "tanh");
+    return { lastHidden: h, hiddenStates, attentions, pooled: this.pool(h, input) };
+  }
+
+  /** The padding-free forward: real tokens only, unpacked to [batch * seq, hidden] (zeros at padding) at the end. */
+  private forwardPacked(input: BertInput, opts: BertForwardOptions, rng: SeedSource, packing: Packing): BertOutput {
+    if (input.seq > this.config.maxPositionEmbeddings) {
+      throw new Error(`BERT: sequence length ${input.seq} exceeds max_position_embeddings ${this.config.maxPositionEmbeddings}`);
     }
-    return { lastHidden: h, hiddenStates, attentions, pooled };
+    const { rows, pack } = packing;
+    const n = rows.length;
+    const ids = new Int32Array(n);
+    const positions = new Int32Array(n);
+    const types = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      ids[i] = input.inputIds[r]!;
+      types[i] = input.tokenTypeIds[r]!;
+      positions[i] = r % input.seq;
+    }
+    const plan: AttentionPlan = { kind: "packed", pack };
+    const padded = input.batch * input.seq;
+    let h = this.embeddings.forwardTokens(ids, positions, types, opts, rng);
+    const hiddenStates: Tensor[] = opts.outputHiddenStates ? [scatterRows(h, rows, padded)] : [];
+    for (const layer of this.layers) {
+      h = layer.forward(h, plan, opts, rng).out;
+      if (opts.outputHiddenStates) hiddenStates.push(scatterRows(h, rows, padded));
+    }
+    const lastHidden = opts.outputHiddenStates ? hiddenStates[hiddenStates.length - 1]! : scatterRows(h, rows, padded);
+    return { lastHidden, hiddenStates, attentions: [], pooled: this.pool(lastHidden, input) };
+  }
+
+  private pool(h: Tensor, input: BertInput): Tensor | null {
+    if (!this.pooler) return null;
+    const clsRows = new Int32Array(input.batch);
+    for (let b = 0; b < input.batch; b++) clsRows[b] = b * input.seq;
+    return activate(this.pooler.forward(gatherRows(h, clsRows)), "tanh");
   }
 }
 
