@@ -1,0 +1,86 @@
+/**
+ * `md2pr demo`: the main job on the shipped SciFact. BM25, then the MD2PR pipeline (BM25 negatives, ranker,
+ * retriever distilled from it with the false-negative filter), then a table of BM25, the retriever, hybrid and
+ * retrieve+rerank on the test queries, with the paths of everything written. It starts from the base checkpoint
+ * shipped in models/base-scifact (made by `md2pr pretrain`, see its md2pr-pretrain.json); --from-scratch
+ * pretrains that base first.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { kernelsInfo } from "../engine/kernels/index.ts";
+import { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
+import {
+  evaluateSystems, loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, readPipelineConfig,
+  trainRanker, trainRetriever, type PipelineConfig, type SystemRow,
+} from "../training/pipeline.ts";
+import { DEFAULT_PRETRAIN, runPretrain } from "../training/pretrain.ts";
+import { formatSeconds } from "../util/progress.ts";
+
+export interface DemoOptions {
+  fromScratch: boolean;
+  outputDir: string;
+  configFile: string | null;
+  seed: number;
+}
+
+/** The demo's sizes: chosen to finish in about 15 minutes on 2 cores (see README, "Demo"). */
+export const DEMO_OVERRIDES = {
+  ranker: { steps: 150, batchSize: 8, negatives: 7, learningRate: 1e-4, warmupSteps: 15 },
+  retriever: { steps: 250, batchSize: 16, negatives: 3, learningRate: 2e-4, warmupSteps: 25 },
+  rerankDepth: 20,
+  checkpointEvery: 50,
+};
+
+export function formatTable(rows: readonly SystemRow[]): string {
+  const header = `${"system".padEnd(18)} ${"nDCG@10".padStart(8)} ${"MRR@10".padStart(8)} ${"R@100".padStart(8)}`;
+  const lines = rows.map((r) => `${r.system.padEnd(18)} ${r.ndcg10.toFixed(4).padStart(8)} ${r.mrr10.toFixed(4).padStart(8)} ${r.recall100.toFixed(4).padStart(8)}`);
+  return [header, "-".repeat(header.length), ...lines].join("\n");
+}
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const t0 = Date.now();
+  const log = (msg: string): void => {
+    process.stdout.write(`[demo ${formatSeconds((Date.now() - t0) / 1000)}] ${msg}\n`);
+  };
+  log(`kernels: ${kernelsInfo()}`);
+  let base = DEMO_BASE;
+  if (options.fromScratch || !existsSync(join(base, "config.json"))) {
+    base = join(options.outputDir, "base");
+    if (!existsSync(join(base, "config.json"))) {
+      log(`pretraining a base BERT by MLM into ${base} (--from-scratch)`);
+      await runPretrain({ ...DEFAULT_PRETRAIN, ...DEMO_PRETRAIN, outputDir: base, seed: options.seed });
+    }
+  }
+  const cfg: PipelineConfig = readPipelineConfig(options.configFile, {
+    ...DEMO_OVERRIDES,
+    outputDir: options.outputDir,
+    seed: options.seed,
+    base,
+  });
+  const data = await loadPipelineData(cfg);
+  log(`SciFact: ${data.docs.size} passages, ${data.train.size} train / ${data.dev.size} dev / ${data.test.size} test queries`);
+  const bm25 = await loadOrBuildBm25(cfg, data.docs);
+  const examples = await mineTrainingExamples(cfg, data, bm25);
+  log(`BM25 index and ${examples.length} training queries with ${cfg.minedNegatives} mined negatives each`);
+  const corpus = new TokenizedCorpus(data.docs, loadTokenizer(cfg));
+  const ranker = await trainRanker(cfg, data, bm25, examples, corpus);
+  log(`ranker: ${ranker.dir} (dev, reranking BM25 top ${cfg.rerankDepth}: nDCG@10 ${ranker.dev["ndcg@10"]!.toFixed(4)})`);
+  const retriever = await trainRetriever(cfg, data, examples, corpus, ranker.ranker, bm25);
+  log(`retriever: ${retriever.dir} (dev nDCG@10 ${retriever.dev["ndcg@10"]!.toFixed(4)})`);
+  const rows = await evaluateSystems(cfg, data, bm25, corpus, retriever.retriever, ranker.ranker);
+  process.stdout.write(`\nSciFact test (${data.test.size} queries)\n${formatTable(rows)}\n\n`);
+  process.stdout.write(`wrote:\n  ${join(cfg.outputDir, "results.json")}\n${rows.map((r) => `  ${r.run}`).join("\n")}\n`);
+  process.stdout.write(`  ${ranker.dir}\n  ${retriever.dir}\n  ${join(cfg.outputDir, "index")}\n  ${join(cfg.outputDir, "work")} (training logs: */train-log.jsonl)\n`);
+  log("done");
+}
+
+/** The shipped base checkpoint (made by `md2pr pretrain`, command in its md2pr-pretrain.json). */
+export const DEMO_BASE = "models/base-scifact";
+
+/** Sizes of the base that --from-scratch pretrains (the same as the shipped one). */
+export const DEMO_PRETRAIN = {
+  model: { hiddenSize: 128, numHiddenLayers: 4, numAttentionHeads: 2, intermediateSize: 512 },
+  steps: 1500,
+  warmupSteps: 100,
+  learningRate: 1e-3,
+};
