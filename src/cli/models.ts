@@ -1,0 +1,28 @@
+/** Loading saved models for the commands, with errors that say which directory is wrong. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { CrossEncoder } from "../models/cross-encoder.ts";
+import { DualEncoder } from "../models/dual-encoder.ts";
+import { WordPieceTokenizer } from "../models/tokenizer.ts";
+import { CliError, requireDir } from "./util.ts";
+
+function tokenizerOf(dir: string): WordPieceTokenizer {
+  if (!existsSync(join(dir, "vocab.txt")) && !existsSync(join(dir, "tokenizer.json"))) {
+    throw new CliError(`${dir}: no tokenizer (vocab.txt or tokenizer.json) next to the model`);
+  }
+  return WordPieceTokenizer.fromDirectory(dir);
+}
+
+/** A retriever directory written by `train` (or a plain HF BERT directory) and its tokenizer. */
+export function loadRetriever(dir: string): { model: DualEncoder; tokenizer: WordPieceTokenizer } {
+  requireDir(dir, "model directory");
+  if (!existsSync(join(dir, "config.json"))) throw new CliError(`${dir}: not a model directory (config.json is missing)`);
+  return { model: DualEncoder.load(dir), tokenizer: tokenizerOf(dir) };
+}
+
+/** A ranker directory written by `train` / `train-ranker` and its tokenizer. */
+export function loadRanker(dir: string): { model: CrossEncoder; tokenizer: WordPieceTokenizer } {
+  requireDir(dir, "ranker directory");
+  if (!existsSync(join(dir, "config.json"))) throw new CliError(`${dir}: not a model directory (config.json is missing)`);
+  return { model: CrossEncoder.load(dir), tokenizer: tokenizerOf(dir) };
+}
