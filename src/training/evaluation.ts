@@ -11,7 +11,7 @@ import type { Bm25Index } from "../retrieval/bm25.ts";
 import type { DenseIndex } from "../retrieval/dense-index.ts";
 import { encodeCorpus, encodeQueries } from "../retrieval/encode-corpus.ts";
 import { hybridFuse } from "../retrieval/fusion.ts";
-import { evaluateRun, type Run, type SearchHit } from "../retrieval/metrics.ts";
+import { evaluateRun, sortHits, type Run, type SearchHit } from "../retrieval/metrics.ts";
 import type { Qrels } from "../retrieval/readers.ts";
 import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 import type { LexicalScorer, PairLengths } from "./ranker-stage.ts";
@@ -60,16 +60,23 @@ export function hybridRun(a: Run, b: Run, k: number): Map<string, SearchHit[]> {
   return out;
 }
 
-/** Reranks the top `depth` hits of each query with the ranker (only those are kept, with the ranker's scores). */
+/**
+ * Reranks the top `depth` hits of each query with the ranker; the hits beyond `depth` follow in their first-stage
+ * order (scored below the reranked head), so Recall@k for k > depth is the first stage's.
+ */
 export function rerankRun(
   ranker: CrossEncoder, corpus: TokenizedCorpus, queries: ReadonlyMap<string, string>, first: Run, depth: number,
   lengths: PairLengths, lexical?: LexicalScorer,
 ): Map<string, SearchHit[]> {
   const out = new Map<string, SearchHit[]>();
   for (const [qid, hits] of first) {
-    const ids = hits.slice(0, depth).map((h) => h.id);
-    const scores = scorePairs(ranker, corpus, queries.get(qid)!, ids, lengths, 64, lexical);
-    out.set(qid, ids.map((id, i) => ({ id, score: scores[i]! })));
+    const ordered = sortHits(hits);
+    const head = ordered.slice(0, depth).map((h) => h.id);
+    const scores = scorePairs(ranker, corpus, queries.get(qid)!, head, lengths, 64, lexical);
+    const reranked = head.map((id, i) => ({ id, score: scores[i]! }));
+    let floor = Math.min(...scores);
+    const tail = ordered.slice(depth).map((h) => ({ id: h.id, score: (floor -= 1) }));
+    out.set(qid, [...reranked, ...tail]);
   }
   return out;
 }
