@@ -145,7 +145,6 @@ export function addConfigFlags(cmd: Command, table: readonly ConfigFlag[], defau
     else if (kind.type === "float") opt.argParser(parseFloatArg);
     else if (kind.type === "choice") opt.choices(kind.choices);
     else if (kind.type === "list") opt.argParser((v: string) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""));
-    else if (kind.type === "nullable") opt.argParser((v: string) => (v === "none" ? null : v));
     cmd.addOption(opt);
   }
   return cmd;
@@ -158,7 +157,9 @@ export function flagOverrides(cmd: Command, table: readonly ConfigFlag[]): Recor
   for (const row of table) {
     const key = new Option(row.flags).attributeName();
     if (cmd.getOptionValueSource(key) !== "cli") continue;
-    for (const path of row.paths) setAt(out, path, values[key]);
+    // "none" becomes null here: commander turns a null returned by an argument parser into "".
+    const value = row.kind.type === "nullable" && values[key] === "none" ? null : values[key];
+    for (const path of row.paths) setAt(out, path, value);
   }
   return out;
 }

@@ -3,7 +3,8 @@ import { buildProgram } from "./program.ts";
 import { reportError } from "./util.ts";
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  const program = await buildProgram(process.argv.slice(2));
+  await program.parseAsync(process.argv);
 } catch (err) {
   reportError("", err);
 }

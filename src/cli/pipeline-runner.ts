@@ -63,7 +63,7 @@ async function prepare(cfg: PipelineConfig): Promise<Loaded> {
 }
 
 /** Round two: negatives mined with the round-one retriever, and a retriever trained on from round one. */
-async function secondRound(cfg: PipelineConfig, l: Loaded, corpus: TokenizedCorpus, ranker: CrossEncoder | null, first: DualEncoder): Promise<DualEncoder> {
+async function secondRound(cfg: PipelineConfig, l: Loaded, corpus: TokenizedCorpus, ranker: CrossEncoder | null, first: DualEncoder): Promise<void> {
   const file = join(cfg.outputDir, "train-round2.jsonl");
   let examples: TrainingExample[];
   if (existsSync(file)) examples = await readTrainingFile(file, l.data.docs);
@@ -77,7 +77,6 @@ async function secondRound(cfg: PipelineConfig, l: Loaded, corpus: TokenizedCorp
   log(`round 2: ${examples.length} examples with retriever-mined negatives (${file})`);
   const r2 = await trainRetriever(cfg, l.data, examples, corpus, ranker, l.bm25, "retriever-round2", first);
   log(`retriever (round 2): ${r2.dir}; dev ${metricsText(r2.dev)}`);
-  return r2.retriever;
 }
 
 /** Runs `stage` (or every stage) of the pipeline; prints the evaluation table on stdout. */
@@ -107,7 +106,6 @@ export async function runPipeline(cfg: PipelineConfig, stage: Stage, mineFile?: 
     ranker = CrossEncoder.load(join(cfg.outputDir, "ranker"));
   }
 
-  let retriever: DualEncoder;
   if (stage === "all" || stage === "retriever") {
     const md = cfg.retriever.md2pr;
     if (!ranker && (md.alpha !== 0 || md.beta !== 0 || md.filter.enabled)) {
@@ -118,18 +116,18 @@ export async function runPipeline(cfg: PipelineConfig, stage: Stage, mineFile?: 
     }
     const r = await trainRetriever(cfg, l.data, l.examples, corpus, ranker, l.bm25);
     log(`retriever: ${r.dir}; dev ${metricsText(r.dev)}`);
-    retriever = cfg.secondRound ? await secondRound(cfg, l, corpus, ranker, r.retriever) : r.retriever;
+    if (cfg.secondRound) await secondRound(cfg, l, corpus, ranker, r.retriever);
     if (stage === "retriever") {
       process.stdout.write(`${cfg.secondRound ? join(cfg.outputDir, "retriever-round2") : r.dir}\n`);
       return;
     }
-  } else {
-    const name = cfg.secondRound && hasRetriever(cfg, "retriever-round2") ? "retriever-round2" : "retriever";
-    if (!hasRetriever(cfg, name)) {
-      throw new CliError(`no retriever in ${join(cfg.outputDir, name)}: run \`md2pr train --stage retriever\` first`);
-    }
-    retriever = DualEncoder.load(join(cfg.outputDir, name));
   }
+  // The evaluated retriever is the saved one, as `md2pr search --model` loads it, so <out>/index serves both.
+  const name = cfg.secondRound && hasRetriever(cfg, "retriever-round2") ? "retriever-round2" : "retriever";
+  if (!hasRetriever(cfg, name)) {
+    throw new CliError(`no retriever in ${join(cfg.outputDir, name)}: run \`md2pr train --stage retriever\` first`);
+  }
+  const retriever = DualEncoder.load(join(cfg.outputDir, name));
 
   clearStaleIndex(join(cfg.outputDir, "index"), retriever.fingerprint());
   const rows = await evaluateSystems(cfg, l.data, l.bm25, corpus, retriever, ranker);

@@ -18,11 +18,10 @@ export function reportError(command: string, err: unknown): void {
   process.exitCode = 1;
 }
 
-/** A subcommand whose parse errors (unknown option, missing value) are reported as `md2pr <name>: ...`. */
-export function newCommand(name: string, summary: string, description: string, example: string): Command {
+/** A subcommand (its one-line summary is set by program.ts) whose parse errors (unknown option, missing value) are reported as `md2pr <name>: ...`. */
+export function newCommand(name: string, description: string, example: string): Command {
   const cmd = new Command(name);
   cmd
-    .summary(summary)
     .description(description)
     .addHelpText("after", `\nExample:\n  ${example}\n`)
     .showHelpAfterError("(run with --help for the options)")
@@ -78,9 +77,9 @@ export function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-/** A plain text table, columns padded; numbers are right-aligned. */
+/** A plain text table, columns padded; numbers are printed with `digits` decimals and right-aligned. */
 export function formatTable(header: readonly string[], rows: readonly (readonly (string | number)[])[], digits = 4): string {
-  const cells = [header.map(String), ...rows.map((r) => r.map((c) => (typeof c === "number" ? (Number.isInteger(c) ? String(c) : c.toFixed(digits)) : c)))];
+  const cells = [header.map(String), ...rows.map((r) => r.map((c) => (typeof c === "number" ? c.toFixed(digits) : c)))];
   const numeric = header.map((_, j) => rows.length > 0 && rows.every((r) => typeof r[j] === "number"));
   const widths = header.map((_, j) => Math.max(...cells.map((r) => (r[j] ?? "").length)));
   const line = (r: readonly string[]): string =>

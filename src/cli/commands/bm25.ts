@@ -15,7 +15,6 @@ interface Bm25Options {
 export function bm25Command(): Command {
   const cmd = newCommand(
     "bm25",
-    "build a BM25 index of a corpus",
     "Builds an in-memory inverted index of a corpus (BEIR corpus.jsonl, MS MARCO collection.tsv or DPR psgs_w100.tsv) " +
       "scored like Lucene's BM25 (Anserini's BEIR \"flat\" setting: title + text in one field, Lucene's one-byte length " +
       "norms) and saves it to a directory, written atomically. Search it with `md2pr search --bm25 DIR`, alone or " +

@@ -13,7 +13,6 @@ interface DemoCommandOptions {
 export function demoCommand(): Command {
   const cmd = newCommand(
     "demo",
-    "train and evaluate MD2PR on the shipped SciFact",
     "Runs the main job end to end on data/scifact, sized to finish in about 15 minutes on 2 CPU cores: the BM25 " +
       "index, BM25-mined negatives, the ranker, the retriever distilled from it with the false-negative filter, and a " +
       "table of BM25, the retriever, hybrid and retrieve+rerank on the test queries, with the paths of everything " +

@@ -16,7 +16,6 @@ interface EncodeOptions {
 export function encodeCommand(): Command {
   const cmd = newCommand(
     "encode",
-    "encode a corpus into a dense index",
     "Encodes every passage of a corpus (BEIR corpus.jsonl, MS MARCO collection.tsv or DPR psgs_w100.tsv; title and " +
       "text joined) with a trained retriever into a dense index directory (float32 embeddings, ids, index.json stamped " +
       "with the model's fingerprint). Passages are batched by length; the work is saved as it goes, so an interrupted " +

@@ -17,7 +17,6 @@ export const DEFAULT_METRICS = "ndcg@10,mrr@10,recall@100,map";
 export function evalCommand(): Command {
   const cmd = newCommand(
     "eval",
-    "evaluate a TREC run against qrels",
     "Evaluates a TREC run file (qid Q0 docid rank score tag) against relevance judgements, BEIR qrels tsv (with or " +
       "without the query-id header) or TREC qrels (qid iter docid rel), detected from the first line. Metrics follow " +
       "trec_eval: hits are re-sorted by score (ties by docid), a judged query missing from the run scores 0, and the mean " +
@@ -34,6 +33,7 @@ export function evalCommand(): Command {
       const o = cmd.opts<EvalOptions>();
       const metrics = o.metrics.split(",").map((m) => m.trim()).filter((m) => m !== "");
       if (metrics.length === 0) throw new CliError("--metrics is empty");
+      evaluateRun(new Map(), new Map(), metrics); // rejects an unknown metric before reading any file
       const qrels = await loadQrelsFile(o.qrels);
       const run = await loadRunFile(o.run);
       const ev = evaluateRun(run, qrels, metrics);

@@ -15,7 +15,6 @@ interface IndexOptions {
 export function indexCommand(): Command {
   const cmd = newCommand(
     "index",
-    "build an HNSW index from a dense index",
     "Builds a hierarchical navigable small world graph (hnswlib, inner-product space) over the embeddings of a dense " +
       "index written by `md2pr encode`, and saves it (hnsw.bin, hnsw.json, ids.txt) atomically. The graph keeps the " +
       "encoder's fingerprint, so searching it with another model is refused. Larger --m and --ef-construction give " +

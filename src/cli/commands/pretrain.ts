@@ -7,7 +7,6 @@ import { action, log, newCommand } from "../util.ts";
 export function pretrainCommand(): Command {
   const cmd = newCommand(
     "pretrain",
-    "MLM-pretrain a small BERT on a corpus",
     "Pretrains a BERT with the masked-language-model objective (15% of word pieces chosen; 80% masked, 10% random, 10% " +
       "kept) on the passages and query texts of a BEIR directory, for users without a pretrained BERT. The vocabulary is " +
       "restricted to the pieces the data uses unless --no-restrict-vocab. Writes an HF BertForMaskedLM directory with its " +

@@ -30,7 +30,6 @@ export function rerankCommand(): Command {
   const lengths = DEFAULT_PIPELINE.lengths;
   const cmd = newCommand(
     "rerank",
-    "rerank a TREC run with the ranker",
     "Scores the top --depth passages of each query of a first-stage TREC run with a trained ranker (cross-encoder over " +
       "the query and passage) and writes them, sorted by the ranker's score, as a new TREC run (passages below the depth " +
       "are dropped). A ranker trained with the BM25 lexical prior needs BM25 scores: give --bm25 DIR, or the index is " +

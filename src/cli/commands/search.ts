@@ -29,7 +29,6 @@ interface SearchOptions {
 export function searchCommand(): Command {
   const cmd = newCommand(
     "search",
-    "retrieve passages for queries (dense, BM25 or hybrid)",
     "Searches a queries file (BEIR queries.jsonl, or `qid TAB text` lines) and writes the top-k passages of each query " +
       "as a TREC run. With --model and --index (exact inner-product search) or --hnsw (approximate), the retriever " +
       "encodes the queries; the index must come from the same model. With --bm25 alone it is BM25 search of an index " +

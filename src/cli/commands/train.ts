@@ -21,7 +21,6 @@ async function run(cmd: Command, stage: Stage, mineFile?: string): Promise<void>
 export function mineCommand(): Command {
   const cmd = newCommand(
     "mine",
-    "mine BM25 hard negatives for the training queries",
     "Loads a BEIR data set, carves the dev queries out of the train split (seeded), builds (or reuses) the BM25 index " +
       "in <out>/bm25 and writes, for every remaining train query, its positives and its top --mined-negatives BM25 " +
       "passages that are not positives, as training JSONL ({query_id, query, positive_ids, negative_ids} per line) to " +
@@ -37,7 +36,6 @@ export function mineCommand(): Command {
 export function trainRankerCommand(): Command {
   const cmd = newCommand(
     "train-ranker",
-    "train the ranker (the cross-encoder teacher)",
     "Runs the pipeline up to the ranker: data, BM25, mined negatives (reused when present), then trains the " +
       "cross-encoder with the listwise loss over each query's positive and hard negatives (with the BM25 lexical prior " +
       "unless --no-lexical-prior), starting from --base. Saves it to <out>/ranker and prints its dev score reranking " +
@@ -52,7 +50,6 @@ export function trainRankerCommand(): Command {
 export function trainCommand(): Command {
   const cmd = newCommand(
     "train",
-    "run the MD2PR pipeline (mine, ranker, retriever, evaluation)",
     "Runs the whole MD2PR pipeline: data, BM25 index, BM25-mined negatives, the ranker, the retriever distilled from " +
       "it (sentence-level KL weighted by --alpha, word-level attention and hidden-state terms by --beta, with the " +
       "false-negative filter), an optional second round on retriever-mined negatives (--second-round), and the " +
