@@ -1,0 +1,106 @@
+/**
+ * The MD2PR ablation on SciFact (issue: contrastive only; + sentence level; + word level; + both; + both + filter
+ * (full MD2PR); and the ranker reranking BM25's top 100). One ranker (the teacher) is trained once per run of this
+ * tool and shared by every variant; each retriever variant is trained with several seeds, evaluated on the test
+ * queries, and the mean and spread written to results/ablation-scifact.json (and a Markdown table on stdout).
+ *
+ *   node --import tsx tools/ablation-scifact.ts [--seeds 0,1,2] [--steps N] [--out runs/ablation]
+ *
+ * Settings come from DEFAULT_PIPELINE with the demo's sizes (src/cli/demo.ts), chosen on the dev split.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { DEMO_BASE, DEMO_OVERRIDES } from "../src/cli/demo.ts";
+import { TokenizedCorpus } from "../src/retrieval/tokenized-corpus.ts";
+import { bm25Run, evaluateRetriever, rerankRun, score } from "../src/training/evaluation.ts";
+import { bm25LexicalScorer } from "../src/training/lexical.ts";
+import {
+  loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, queriesOf, readPipelineConfig, trainRanker,
+  trainRetriever, type PipelineConfig,
+} from "../src/training/pipeline.ts";
+import { writeJsonAtomic } from "../src/util/atomic.ts";
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: "string", default: "0,1,2" },
+    steps: { type: "string" },
+    out: { type: "string", default: "runs/ablation" },
+    variants: { type: "string", default: "contrastive,sentence,word,both,full" },
+  },
+});
+const seeds = values.seeds!.split(",").map(Number);
+const out = values.out!;
+const variants: Record<string, { alpha: number; beta: number; filter: boolean }> = {
+  contrastive: { alpha: 0, beta: 0, filter: false },
+  sentence: { alpha: 1, beta: 0, filter: false },
+  word: { alpha: 0, beta: 1, filter: false },
+  both: { alpha: 1, beta: 1, filter: false },
+  full: { alpha: 1, beta: 1, filter: true },
+};
+const chosen = values.variants!.split(",");
+const command = `node --import tsx tools/ablation-scifact.ts ${process.argv.slice(2).join(" ")}`.trim();
+
+const baseCfg = readPipelineConfig(null, { ...DEMO_OVERRIDES, base: DEMO_BASE, outputDir: join(out, "shared") });
+if (values.steps) baseCfg.retriever.steps = Number(values.steps);
+const data = await loadPipelineData(baseCfg);
+const bm25 = await loadOrBuildBm25(baseCfg, data.docs);
+const examples = await mineTrainingExamples(baseCfg, data, bm25);
+const corpus = new TokenizedCorpus(data.docs, loadTokenizer(baseCfg));
+const ranker = await trainRanker(baseCfg, data, bm25, examples, corpus);
+process.stdout.write(`ranker dev (reranking BM25 top ${baseCfg.rerankDepth}): ${JSON.stringify(ranker.dev)}\n`);
+
+interface Row {
+  variant: string;
+  ndcg10_mean: number;
+  ndcg10_std: number;
+  mrr10_mean: number;
+  mrr10_std: number;
+  recall100_mean: number;
+  recall100_std: number;
+  dev_ndcg10_mean: number;
+  seeds: number[];
+  per_seed: { seed: number; ndcg10: number; mrr10: number; recall100: number; dev_ndcg10: number }[];
+  command: string;
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const std = (xs: number[]): number => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const testQueries = queriesOf(data, data.test);
+const rows: Row[] = [];
+for (const name of chosen) {
+  const v = variants[name];
+  if (!v) throw new Error(`unknown variant ${name}`);
+  const perSeed: Row["per_seed"] = [];
+  for (const seed of seeds) {
+    const cfg: PipelineConfig = structuredClone(baseCfg);
+    cfg.seed = seed;
+    cfg.outputDir = join(out, `${name}-seed${seed}`);
+    cfg.retriever.md2pr = { ...cfg.retriever.md2pr, alpha: v.alpha, beta: v.beta, filter: { ...cfg.retriever.md2pr.filter, enabled: v.filter } };
+    const needsRanker = v.alpha > 0 || v.beta > 0 || v.filter;
+    const trained = await trainRetriever(cfg, data, examples, corpus, needsRanker ? ranker.ranker : null, bm25);
+    const test = await evaluateRetriever(trained.retriever, corpus, testQueries, data.test);
+    perSeed.push({ seed, ndcg10: test.metrics["ndcg@10"]!, mrr10: test.metrics["mrr@10"]!, recall100: test.metrics["recall@100"]!, dev_ndcg10: trained.dev["ndcg@10"]! });
+    process.stdout.write(`${name} seed ${seed}: test ${JSON.stringify(test.metrics)} dev nDCG@10 ${trained.dev["ndcg@10"]!.toFixed(4)}\n`);
+  }
+  const col = (k: "ndcg10" | "mrr10" | "recall100" | "dev_ndcg10"): number[] => perSeed.map((r) => r[k]);
+  rows.push({
+    variant: name, ndcg10_mean: mean(col("ndcg10")), ndcg10_std: std(col("ndcg10")), mrr10_mean: mean(col("mrr10")), mrr10_std: std(col("mrr10")),
+    recall100_mean: mean(col("recall100")), recall100_std: std(col("recall100")), dev_ndcg10_mean: mean(col("dev_ndcg10")), seeds, per_seed: perSeed, command,
+  });
+}
+const lexical = ranker.ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
+const first = bm25Run(bm25, testQueries, 1000);
+const reranked = score(rerankRun(ranker.ranker, corpus, testQueries, first, 100, baseCfg.lengths, lexical), data.test).metrics;
+rows.push({
+  variant: "ranker-rerank", ndcg10_mean: reranked["ndcg@10"]!, ndcg10_std: 0, mrr10_mean: reranked["mrr@10"]!, mrr10_std: 0,
+  recall100_mean: reranked["recall@100"]!, recall100_std: 0, dev_ndcg10_mean: ranker.dev["ndcg@10"]!, seeds: [baseCfg.seed],
+  per_seed: [{ seed: baseCfg.seed, ndcg10: reranked["ndcg@10"]!, mrr10: reranked["mrr@10"]!, recall100: reranked["recall@100"]!, dev_ndcg10: ranker.dev["ndcg@10"]! }],
+  command,
+});
+mkdirSync("results", { recursive: true });
+writeJsonAtomic("results/ablation-scifact.json", rows);
+process.stdout.write("\n| variant | nDCG@10 (mean ± std) | MRR@10 | R@100 | dev nDCG@10 | seeds |\n|---|---|---|---|---|---|\n");
+for (const r of rows) {
+  process.stdout.write(`| ${r.variant} | ${r.ndcg10_mean.toFixed(4)} ± ${r.ndcg10_std.toFixed(4)} | ${r.mrr10_mean.toFixed(4)} ± ${r.mrr10_std.toFixed(4)} | ${r.recall100_mean.toFixed(4)} ± ${r.recall100_std.toFixed(4)} | ${r.dev_ndcg10_mean.toFixed(4)} | ${r.seeds.join(",")} |\n`);
+}
