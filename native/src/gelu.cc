@@ -26,7 +26,10 @@ static inline __attribute__((always_inline)) v8f GeluD(v8f x, bool approximate) 
   const v8f half = v8_set1(0.5f), one = v8_set1(1.f);
   if (approximate) {
     v8f t = v8_tanh(v8_set1(kSqrt2OverPi) * (x + v8_set1(kC) * x * x * x));
-    return half * (one + t) + half * x * (one - t * t) * v8_set1(kSqrt2OverPi) * (one + v8_set1(3.f * kC) * x * x);
+    v8f d = half * (one + t) + half * x * (one - t * t) * v8_set1(kSqrt2OverPi) * (one + v8_set1(3.f * kC) * x * x);
+    // Saturated (also avoids 0 * inf = NaN for huge |x|): the derivative is exactly 1 or 0 in float.
+    v8f sat = x > 0 ? one : v8_set1(0.f);
+    return v8_abs(x) > v8_set1(10.f) ? sat : d;
   }
   return half * (one + v8_erf(x * v8_set1(kInvSqrt2))) + x * v8_set1(kInvSqrt2Pi) * v8_exp(v8_set1(-0.5f) * x * x);
 }

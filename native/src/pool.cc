@@ -24,6 +24,9 @@ namespace md2pr {
 
 namespace {
 
+// Pause iterations a worker spins (roughly 50-200 us) before sleeping after a job.
+constexpr int kWorkerSpin = 2000;
+
 class Pool {
  public:
   explicit Pool(int n) { Resize(n); }
@@ -37,7 +40,9 @@ class Pool {
     StopWorkers();
     size_ = n;
     stop_ = false;
-    for (int i = 1; i < n; i++) workers_.emplace_back([this, i] { Work(i); });
+    // The generation is read here, not in the new thread: a job may be posted before it starts running.
+    const uint64_t gen = gen_.load();
+    for (int i = 1; i < n; i++) workers_.emplace_back([this, i, gen] { Work(i, gen); });
   }
 
   void Run(int nparts, const std::function<void(int, int)>& fn) {
@@ -56,7 +61,13 @@ class Pool {
     cv_.notify_all();
     fn(0, nparts);
     // The parts are even, so the wait is short: spin.
-    while (pending_.load(std::memory_order_acquire) != 0) MD2PR_PAUSE();
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; spin++) {
+      if (spin < 4000) {
+        MD2PR_PAUSE();
+      } else {
+        std::this_thread::yield();  // the worker may be descheduled (oversubscribed machine)
+      }
+    }
     {
       std::lock_guard<std::mutex> lk(mu_);
       fn_ = nullptr;
@@ -65,12 +76,11 @@ class Pool {
   }
 
  private:
-  void Work(int id) {
-    uint64_t seen = gen_.load(std::memory_order_acquire);
+  void Work(int id, uint64_t seen) {
     for (;;) {
       // Spin for a few tens of microseconds before sleeping.
       uint64_t g = seen;
-      for (int spin = 0; spin < 20000; spin++) {
+      for (int spin = 0; spin < kWorkerSpin; spin++) {
         g = gen_.load(std::memory_order_acquire);
         if (g != seen || stop_.load(std::memory_order_relaxed)) break;
         MD2PR_PAUSE();

@@ -65,6 +65,7 @@ static inline __attribute__((always_inline)) v8f v8_tanh(v8f x) {
   p = p * s + v8_set1(-3.33332819422e-1f);
   v8f small = z + z * s * p;
   v8f r = z < v8_set1(0.625f) ? small : big;
+  r = z > v8_set1(9.f) ? v8_set1(1.f) : r;  // tanh rounds to 1 in float beyond ~9.01
   return x < 0 ? -r : r;
 }
 

@@ -26,6 +26,12 @@ export interface NativeExtras {
   numThreads(): number;
   /** Sets the thread count of the addon's pool (and of OpenBLAS); returns the previous value. */
   setNumThreads(n: number): number;
+  /**
+   * Selects how sgemmBatched runs (for benchmarks/tests): 0 auto, 1 loop of multi-threaded BLAS calls,
+   * 2 batch split over the pool with single-threaded BLAS, 3 batch split over the pool with the portable
+   * kernel. Returns the previous value.
+   */
+  setBatchedStrategy(s: number): number;
   /** Build description (compiler flags, BLAS configuration). */
   buildInfo(): string;
   hasOpenBlas: boolean;
@@ -53,7 +59,7 @@ function tryLoad(): NativeLoad {
     const msg = e instanceof Error ? e.message.split("\n")[0]! : String(e);
     return { ok: false, reason: (e as { code?: string }).code === "MODULE_NOT_FOUND" ? "addon not built" : msg };
   }
-  for (const name of [...KERNEL_NAMES, "sgemmPortable", "numThreads", "setNumThreads", "buildInfo"]) {
+  for (const name of [...KERNEL_NAMES, "sgemmPortable", "numThreads", "setNumThreads", "setBatchedStrategy", "buildInfo"]) {
     if (typeof addon[name] !== "function") return { ok: false, reason: `addon lacks ${name}(); rebuild with npm run build:native` };
   }
   const fns = Object.fromEntries(KERNEL_NAMES.map((n) => [n, addon[n]])) as unknown as Omit<Kernels, "backend" | "blas">;
@@ -65,6 +71,7 @@ function tryLoad(): NativeLoad {
       sgemmPortable: addon.sgemmPortable as Kernels["sgemm"],
       numThreads: addon.numThreads as () => number,
       setNumThreads: addon.setNumThreads as (n: number) => number,
+      setBatchedStrategy: addon.setBatchedStrategy as (s: number) => number,
       buildInfo: addon.buildInfo as () => string,
       hasOpenBlas: addon.hasOpenBlas === true,
     },
