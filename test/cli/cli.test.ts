@@ -92,335 +92,344 @@ async function helpInProcess(name: string): Promise<{ text: string; exitCode: nu
   return { text, exitCode: -1 };
 }
 
-describe("md2pr --help", () => {
-  it("lists every command and prints the version (spawned)", async () => {
-    const [main, version, train] = await Promise.all([md2pr(["--help"]), md2pr(["--version"]), md2pr(["train", "--help"])]);
-    ok(main, "md2pr --help");
-    assert.deepEqual(COMMANDS.map((c) => c.name), Object.keys(COMMAND_OPTIONS));
-    for (const c of Object.keys(COMMAND_OPTIONS)) assert.match(main.stdout, new RegExp(`^  ${c} `, "m"), `main help lists ${c}`);
-    assert.doesNotMatch(main.stdout, /\bserve\b/);
-    ok(version, "md2pr --version");
-    assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version);
-    ok(train, "md2pr train --help");
-    assert.match(train.stdout, /^Usage: md2pr train /m);
-    fails(await md2pr(["nonsense"]), "", /unknown command 'nonsense'/);
-  });
-
-  it("every command's help exits 0 and names its options and an example", async () => {
-    for (const c of Object.keys(COMMAND_OPTIONS)) {
-      const h = await helpInProcess(c);
-      assert.equal(h.exitCode, 0, `${c} --help exit code`);
-      assert.match(h.text, new RegExp(`^Usage: md2pr ${c} `, "m"));
-      assert.match(h.text, /\nExample:\n {2}md2pr /, `${c} --help has an example`);
-      for (const opt of COMMAND_OPTIONS[c]!) assert.match(h.text, new RegExp(`(^|[\\s,])${opt}\\b`), `${c} --help names ${opt}`);
-    }
-  });
-});
-
-describe("md2pr eval", () => {
-  // q1 rels d1 (1), d3 (2); q2 rel d5; q3 only a non-relevant judgement (skipped); q4 rel d7, absent from the run.
-  const beirQrels = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td3\t2\nq2\td5\t1\nq3\td9\t0\nq4\td7\t1\n";
-  const trecQrels = "q1 0 d1 1\nq1 0 d3 2\nq2 0 d5 1\nq3 0 d9 0\nq4 0 d7 1\n";
-  // q1 ranks d1, d2, d3; q2: d6 first, then d5 before d4 (equal scores: docid descending, as trec_eval); q5 is unjudged.
-  const run = [
-    "q1 Q0 d2 1 2.0 t", "q1 Q0 d1 2 3.0 t", "q1 Q0 d3 3 1.0 t",
-    "q2 Q0 d6 1 9.0 t", "q2 Q0 d4 2 5.0 t", "q2 Q0 d5 3 5.0 t",
-    "q5 Q0 d1 1 1.0 t",
-  ].join("\n") + "\n";
-  const log2 = Math.log2;
-  const expected: Record<string, number> = {
-    "ndcg@10": (2 / (2 + 1 / log2(3)) + 1 / log2(3) + 0) / 3,
-    "mrr@10": (1 + 0.5 + 0) / 3,
-    "recall@100": (1 + 1 + 0) / 3,
-    map: ((1 + 2 / 3) / 2 + 0.5 + 0) / 3,
-    "p@2": (0.5 + 0.5 + 0) / 3,
-  };
-
-  it("computes the hand-made numbers from BEIR and TREC qrels alike, as JSON and as a table", async () => {
-    const dir = join(tmp, "eval");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "qrels.tsv"), beirQrels);
-    writeFileSync(join(dir, "qrels.txt"), trecQrels);
-    writeFileSync(join(dir, "run.trec"), run);
-    const metrics = Object.keys(expected).join(",");
-    const [beir, trec, table] = await Promise.all([
-      md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv"), "--metrics", metrics, "--json"]),
-      md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.txt"), "--metrics", metrics, "--json"]),
-      md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv")]),
-    ]);
-    for (const r of [beir, trec]) {
-      ok(r, "eval --json");
-      const out = JSON.parse(r.stdout) as { queries: number; missingQueries: number; metrics: Record<string, number> };
-      assert.equal(out.queries, 3);
-      assert.equal(out.missingQueries, 1);
-      for (const [m, v] of Object.entries(expected)) assert.ok(Math.abs(out.metrics[m]! - v) < 1e-12, `${m}: ${out.metrics[m]} vs ${v}`);
-    }
-    ok(table, "eval");
-    assert.match(table.stdout, /^mrr@10\s+0\.5000$/m);
-    assert.match(table.stdout, new RegExp(`^map\\s+${expected.map!.toFixed(4)}$`, "m"));
-    assert.match(table.stdout, /3 queries evaluated \(1 absent from the run\)/);
-  });
-
-  it("fails with the file (and line) of a bad input", async () => {
-    const dir = join(tmp, "eval-bad");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "qrels.tsv"), beirQrels);
-    writeFileSync(join(dir, "run.trec"), "q1 Q0 d1 1 1.0 t\nq1 Q0 d2 2 oops t\n");
-    const missing = join(dir, "missing.tsv");
-    const [noQrels, badRun, badMetric, noRun, debug] = await Promise.all([
-      md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", missing]),
-      md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv")]),
-      md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv"), "--metrics", "ndcg@x"]),
-      md2pr(["eval", "--qrels", join(dir, "qrels.tsv")]),
-      md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", missing], { MD2PR_DEBUG: "1" }),
-    ]);
-    fails(noQrels, "eval", new RegExp(`qrels file not found: ${missing.replace(/[.]/g, "\\.")}`));
-    fails(badRun, "eval", /run\.trec:2: score "oops" is not a number/);
-    fails(badMetric, "eval", /unknown metric "ndcg@x"/);
-    fails(noRun, "eval", /required option '--run <file>' not specified/);
-    assert.equal(debug.code, 1);
-    assert.match(debug.stderr, /^\s+at /m, "MD2PR_DEBUG=1 prints the stack");
-  });
-});
-
-describe("BM25 on SciFact through the CLI", () => {
-  it("bm25 + search --bm25 + eval reproduce the measured BM25 numbers", async () => {
-    const index = join(tmp, "scifact-bm25");
-    const runFile = join(tmp, "scifact-bm25.trec");
-    ok(await md2pr(["bm25", "--corpus", join(scifact, "corpus.jsonl"), "--out", index]), "bm25");
-    assert.ok(existsSync(join(index, "meta.json")));
-    const qrels = join(scifact, "qrels", "test.tsv");
-    ok(await md2pr(["search", "--bm25", index, "--queries", join(scifact, "queries.jsonl"), "--qrels", qrels, "--top-k", "100", "--out", runFile]), "search");
-    const lines = readFileSync(runFile, "utf8").trim().split("\n");
-    assert.equal(new Set(lines.map((l) => l.split(" ")[0])).size, 300, "the 300 judged test queries");
-    assert.ok(lines.length > 299 * 100 && lines.length <= 300 * 100);
-    assert.match(lines[0]!, / md2pr-bm25$/);
-    const ev = await md2pr(["eval", "--run", runFile, "--qrels", qrels, "--json"]);
-    ok(ev, "eval");
-    const m = (JSON.parse(ev.stdout) as { metrics: Record<string, number> }).metrics;
-    // Anserini's BEIR "flat" BM25 (k1 0.9, b 0.4, Lucene norms): nDCG@10 0.6789, R@100 0.9253; the exact values are
-    // what tools/bm25-scifact.ts measured with the same index (results/bm25-scifact.json keeps them rounded).
-    assert.ok(Math.abs(m["ndcg@10"]! - 0.6789094274508305) < 1e-6, `nDCG@10 ${m["ndcg@10"]}`);
-    assert.ok(Math.abs(m["recall@100"]! - 0.9253333333333335) < 1e-6, `R@100 ${m["recall@100"]}`);
-    const measured = join(root, "results", "bm25-scifact.json");
-    if (existsSync(measured)) {
-      const r = JSON.parse(readFileSync(measured, "utf8")) as { ndcg10: number; recall100: number; params: { k1: number; b: number } };
-      if (r.params.k1 === 0.9 && r.params.b === 0.4) {
-        assert.ok(Math.abs(m["ndcg@10"]! - r.ndcg10) <= 5e-5, `nDCG@10 ${m["ndcg@10"]} vs results ${r.ndcg10}`);
-        assert.ok(Math.abs(m["recall@100"]! - r.recall100) <= 5e-5);
-      }
-    }
-  });
-
-  it("names the file and line of malformed JSONL, and missing files", async () => {
-    const dir = join(tmp, "bad-input");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "corpus.jsonl"), '{"_id":"a","title":"","text":"x"}\n\n{"_id":"b","text":"y"\n');
-    writeFileSync(join(dir, "queries.jsonl"), '{"_id":"q1","text":"x"}\n{"_id":"q2"}\n');
-    const [corpus, queries, qrels, noIndex] = await Promise.all([
-      md2pr(["bm25", "--corpus", join(dir, "corpus.jsonl"), "--out", join(dir, "bm25")]),
-      md2pr(["search", "--bm25", join(tmp, "scifact-bm25"), "--queries", join(dir, "queries.jsonl"), "--out", join(dir, "r.trec")]),
-      md2pr(["search", "--bm25", join(tmp, "scifact-bm25"), "--queries", join(scifact, "queries.jsonl"), "--qrels", join(dir, "nope.tsv"), "--out", join(dir, "r.trec")]),
-      md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(scifact, "queries.jsonl"), "--out", join(dir, "r.trec")]),
-    ]);
-    fails(corpus, "bm25", /corpus\.jsonl:3: malformed JSON/);
-    fails(queries, "search", /queries\.jsonl:2: missing field "text"/);
-    fails(qrels, "search", /qrels file not found: .*nope\.tsv/);
-    fails(noIndex, "search", /BM25 index directory not found: .*no-index/);
-    assert.ok(!existsSync(join(dir, "bm25")) && !existsSync(join(dir, "r.trec")), "nothing written on failure");
-  });
-});
-
-describe("dense commands with a tiny random retriever and ranker", () => {
-  const docs: [string, string, string][] = [
-    ["d1", "protein folding", "amino acid chains fold into structures"],
-    ["d2", "vitamin d", "sunlight exposure raises vitamin levels"],
-    ["d3", "sleep deprivation", "lack of sleep impairs memory"],
-    ["d4", "gut bacteria", "the microbiome of the intestine affects immunity"],
-  ];
-  const queries: [string, string][] = [["q1", "how do proteins fold"], ["q2", "vitamin from sunlight"], ["q3", "memory and sleep"]];
-
-  it("encode, index, search (exact, HNSW, hybrid), rerank and eval", async () => {
-    const dir = join(tmp, "tiny");
-    const texts = [...docs.map(([, t, x]) => `${t} ${x}`), ...queries.map(([, q]) => q)];
-    const { tokenizer } = restrictVocabulary(WordPieceTokenizer.fromVocabFile(vocabFile), texts);
-    const config = makeBertConfig({
-      vocabSize: tokenizer.vocabSize, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 64,
+// The groups and their tests run side by side: each works in its own folder of the temporary directory.
+describe("md2pr CLI", { concurrency: true }, () => {
+  describe("md2pr --help", () => {
+    it("lists every command and prints the version (spawned)", async () => {
+      const [main, version, train] = await Promise.all([md2pr(["--help"]), md2pr(["--version"]), md2pr(["train", "--help"])]);
+      ok(main, "md2pr --help");
+      assert.deepEqual(COMMANDS.map((c) => c.name), Object.keys(COMMAND_OPTIONS));
+      for (const c of Object.keys(COMMAND_OPTIONS)) assert.match(main.stdout, new RegExp(`^  ${c} `, "m"), `main help lists ${c}`);
+      assert.doesNotMatch(main.stdout, /\bserve\b/);
+      ok(version, "md2pr --version");
+      assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version);
+      ok(train, "md2pr train --help");
+      assert.match(train.stdout, /^Usage: md2pr train /m);
+      fails(await md2pr(["nonsense"]), "", /unknown command 'nonsense'/);
     });
-    const retriever = DualEncoder.random(config, {}, 0);
-    retriever.save(join(dir, "retriever"));
-    tokenizer.save(join(dir, "retriever"));
-    DualEncoder.random(config, {}, 5).save(join(dir, "other"));
-    tokenizer.save(join(dir, "other"));
-    CrossEncoder.random(config, 1).save(join(dir, "ranker"));
-    tokenizer.save(join(dir, "ranker"));
-    const corpusFile = join(dir, "corpus.jsonl");
-    writeFileSync(corpusFile, docs.map(([id, title, text]) => JSON.stringify({ _id: id, title, text })).join("\n") + "\n");
-    const queriesFile = join(dir, "queries.tsv");
-    writeFileSync(queriesFile, queries.map((q) => q.join("\t")).join("\n") + "\n");
-    const qrelsFile = join(dir, "qrels.tsv");
-    writeFileSync(qrelsFile, "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n");
-    const p = (name: string): string => join(dir, name);
 
-    ok(await md2pr(["encode", "--model", p("retriever"), "--corpus", corpusFile, "--out", p("index"), "--batch-size", "3"]), "encode");
-    const meta = JSON.parse(readFileSync(p("index/index.json"), "utf8")) as { count: number; dim: number; modelFingerprint: string };
-    // (the fingerprint of the model as loaded from its directory, which is what the CLI uses)
-    assert.deepEqual([meta.count, meta.dim, meta.modelFingerprint], [4, 16, DualEncoder.load(p("retriever")).fingerprint()]);
-    ok(await md2pr(["encode", "--model", p("retriever"), "--corpus", corpusFile, "--out", p("index")]), "encode again (reuses the index)");
-    const [hnsw, bm25] = await Promise.all([
-      md2pr(["index", "--index", p("index"), "--out", p("hnsw"), "--m", "4", "--ef-construction", "20"]),
-      md2pr(["bm25", "--corpus", corpusFile, "--out", p("bm25")]),
-    ]);
-    ok(hnsw, "index");
-    ok(bm25, "bm25");
-    const common = ["--queries", queriesFile, "--top-k", "4"];
-    const [exact, approx, hybrid, judged, wrongModel] = await Promise.all([
-      md2pr(["search", "--model", p("retriever"), "--index", p("index"), ...common, "--out", p("exact.trec")]),
-      md2pr(["search", "--model", p("retriever"), "--hnsw", p("hnsw"), ...common, "--out", p("hnsw.trec")]),
-      md2pr(["search", "--model", p("retriever"), "--index", p("index"), "--bm25", p("bm25"), ...common, "--out", p("hybrid.trec")]),
-      md2pr(["search", "--model", p("retriever"), "--index", p("index"), ...common, "--qrels", qrelsFile, "--out", p("judged.trec")]),
-      md2pr(["search", "--model", p("other"), "--index", p("index"), ...common, "--out", p("wrong.trec")]),
-    ]);
-    for (const [r, what] of [[exact, "exact"], [approx, "hnsw"], [hybrid, "hybrid"], [judged, "judged"]] as const) ok(r, `search (${what})`);
-    fails(wrongModel, "search", /fingerprint/);
-
-    // The exact run holds the inner products of the retriever's own query and passage vectors.
-    const docMap = new Map<string, CorpusText>(docs.map(([id, title, text]) => [id, { title, text }]));
-    const corpus = new TokenizedCorpus(docMap, tokenizer);
-    const qv = encodeQueries(retriever, corpus, queries.map(([, q]) => q));
-    const pv = encodePieces(retriever, docs.map(([id]) => corpus.passage(id)), "passage", corpus.specials);
-    const parse = (file: string): Map<string, { id: string; rank: number; score: number }[]> => {
-      const m = new Map<string, { id: string; rank: number; score: number }[]>();
-      for (const line of readFileSync(file, "utf8").trim().split("\n")) {
-        const [qid, , id, rank, score] = line.split(" ") as [string, string, string, string, string];
-        if (!m.has(qid)) m.set(qid, []);
-        m.get(qid)!.push({ id, rank: Number(rank), score: Number(score) });
+    it("every command's help exits 0 and names its options and an example", async () => {
+      for (const c of Object.keys(COMMAND_OPTIONS)) {
+        const h = await helpInProcess(c);
+        assert.equal(h.exitCode, 0, `${c} --help exit code`);
+        assert.match(h.text, new RegExp(`^Usage: md2pr ${c} `, "m"));
+        assert.match(h.text, /\nExample:\n {2}md2pr /, `${c} --help has an example`);
+        for (const opt of COMMAND_OPTIONS[c]!) assert.match(h.text, new RegExp(`(^|[\\s,])${opt}\\b`), `${c} --help names ${opt}`);
       }
-      return m;
-    };
-    const exactRun = parse(p("exact.trec"));
-    assert.equal(exactRun.size, 3);
-    queries.forEach(([qid], qi) => {
-      const hits = exactRun.get(qid)!;
-      assert.equal(hits.length, 4);
-      for (const h of hits) {
-        const di = docs.findIndex(([id]) => id === h.id);
-        let dot = 0;
-        for (let j = 0; j < 16; j++) dot += qv[qi * 16 + j]! * pv[di * 16 + j]!;
-        assert.ok(Math.abs(dot - h.score) < 1e-4 * Math.max(1, Math.abs(dot)), `${qid} ${h.id}: ${h.score} vs ${dot}`);
-      }
-      assert.deepEqual(parse(p("hnsw.trec")).get(qid)!.map((h) => h.id), hits.map((h) => h.id), "HNSW finds the exact order on 4 points");
     });
-    assert.deepEqual([...parse(p("judged.trec")).keys()], ["q1", "q2"]);
-    assert.match(readFileSync(p("hybrid.trec"), "utf8"), / md2pr-hybrid\n/);
-
-    const rr = await md2pr(["rerank", "--ranker", p("ranker"), "--corpus", corpusFile, "--queries", queriesFile, "--run", p("exact.trec"), "--depth", "2", "--out", p("rerank.trec")]);
-    ok(rr, "rerank");
-    const reranked = parse(p("rerank.trec"));
-    for (const [qid, hits] of reranked) {
-      assert.equal(hits.length, 2);
-      assert.deepEqual(new Set(hits.map((h) => h.id)), new Set(exactRun.get(qid)!.slice(0, 2).map((h) => h.id)), "the top 2 are reranked");
-    }
-    const ev = await md2pr(["eval", "--run", p("rerank.trec"), "--qrels", qrelsFile, "--json"]);
-    ok(ev, "eval");
-    assert.equal((JSON.parse(ev.stdout) as { queries: number }).queries, 2);
   });
-});
 
-describe("pipeline commands on a toy BEIR set", () => {
-  const topics = [
-    ["protein folding", "amino acid chains fold into three dimensional structures"],
-    ["vitamin d", "sunlight exposure raises vitamin levels in the blood"],
-    ["insulin resistance", "cells respond poorly to insulin in type two diabetes"],
-    ["gut bacteria", "the microbiome of the intestine affects immunity"],
-    ["sleep deprivation", "lack of sleep impairs memory and attention"],
-    ["antibiotic resistance", "bacteria evolve to survive common antibiotics"],
-    ["blood pressure", "salt intake is linked to hypertension in adults"],
-    ["stem cells", "pluripotent cells can become many tissue types"],
-  ];
-  const tiny = [
-    "--base", "none", "--vocab", vocabFile, "--hidden", "16", "--layers", "1", "--heads", "2", "--intermediate", "32",
-    "--ranker-steps", "2", "--retriever-steps", "2", "--batch-size", "2", "--negatives", "1", "--dev-queries", "2",
-    "--mined-negatives", "3", "--max-query-length", "12", "--max-passage-length", "24", "--max-pair-length", "36",
-    "--checkpoint-every", "0", "--rerank-depth", "5",
-  ];
-
-  it("print-config merges the defaults, a config file and the flags; bad settings fail", async () => {
-    const cfgFile = join(tmp, "pipeline.json");
-    writeFileSync(cfgFile, JSON.stringify({ seed: 7, retriever: { steps: 40, md2pr: { beta: 0.25 } } }));
-    const badFile = join(tmp, "bad.json");
-    writeFileSync(badFile, JSON.stringify({ retriever: { stepz: 1 } }));
-    const [merged, pre, bad, badValue] = await Promise.all([
-      md2pr(["train", "--config", cfgFile, "--alpha", "0.5", "--no-filter", "--ranker-steps", "20", "--base", "none", "--print-config"]),
-      md2pr(["pretrain", "--hidden", "64", "--steps", "10", "--no-resume", "--print-config"]),
-      md2pr(["train", "--config", badFile, "--print-config"]),
-      md2pr(["train", "--ranker-steps", "many", "--print-config"]),
-    ]);
-    ok(merged, "train --print-config");
-    const c = JSON.parse(merged.stdout) as {
-      seed: number; base: string | null; ranker: { steps: number; warmupSteps: number; batchSize: number };
-      retriever: { steps: number; warmupSteps: number; md2pr: { alpha: number; beta: number; filter: { enabled: boolean } } };
+  describe("md2pr eval", () => {
+    // q1 rels d1 (1), d3 (2); q2 rel d5; q3 only a non-relevant judgement (skipped); q4 rel d7, absent from the run.
+    const beirQrels = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td3\t2\nq2\td5\t1\nq3\td9\t0\nq4\td7\t1\n";
+    const trecQrels = "q1 0 d1 1\nq1 0 d3 2\nq2 0 d5 1\nq3 0 d9 0\nq4 0 d7 1\n";
+    // q1 ranks d1, d2, d3; q2: d6 first, then d5 before d4 (equal scores: docid descending, as trec_eval); q5 is unjudged.
+    const run = [
+      "q1 Q0 d2 1 2.0 t", "q1 Q0 d1 2 3.0 t", "q1 Q0 d3 3 1.0 t",
+      "q2 Q0 d6 1 9.0 t", "q2 Q0 d4 2 5.0 t", "q2 Q0 d5 3 5.0 t",
+      "q5 Q0 d1 1 1.0 t",
+    ].join("\n") + "\n";
+    const log2 = Math.log2;
+    const expected: Record<string, number> = {
+      "ndcg@10": (2 / (2 + 1 / log2(3)) + 1 / log2(3) + 0) / 3,
+      "mrr@10": (1 + 0.5 + 0) / 3,
+      "recall@100": (1 + 1 + 0) / 3,
+      map: ((1 + 2 / 3) / 2 + 0.5 + 0) / 3,
+      "p@2": (0.5 + 0.5 + 0) / 3,
     };
-    assert.equal(c.seed, 7);
-    assert.equal(c.base, null);
-    assert.deepEqual([c.ranker.steps, c.ranker.warmupSteps, c.ranker.batchSize], [20, 2, 8]);
-    assert.equal(c.retriever.steps, 40);
-    assert.deepEqual([c.retriever.md2pr.alpha, c.retriever.md2pr.beta, c.retriever.md2pr.filter.enabled], [0.5, 0.25, false]);
-    ok(pre, "pretrain --print-config");
-    const pc = JSON.parse(pre.stdout) as { model: { hiddenSize: number; numHiddenLayers: number }; steps: number; resume: boolean };
-    assert.deepEqual([pc.model.hiddenSize, pc.model.numHiddenLayers, pc.steps, pc.resume], [64, 4, 10, false]);
-    fails(bad, "train", /unknown setting 'retriever\.stepz'/);
-    fails(badValue, "train", /expected an integer, got 'many'/);
+
+    it("computes the hand-made numbers from BEIR and TREC qrels alike, as JSON and as a table", async () => {
+      const dir = join(tmp, "eval");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "qrels.tsv"), beirQrels);
+      writeFileSync(join(dir, "qrels.txt"), trecQrels);
+      writeFileSync(join(dir, "run.trec"), run);
+      const metrics = Object.keys(expected).join(",");
+      const [beir, trec, table] = await Promise.all([
+        md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv"), "--metrics", metrics, "--json"]),
+        md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.txt"), "--metrics", metrics, "--json"]),
+        md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv")]),
+      ]);
+      for (const r of [beir, trec]) {
+        ok(r, "eval --json");
+        const out = JSON.parse(r.stdout) as { queries: number; missingQueries: number; metrics: Record<string, number> };
+        assert.equal(out.queries, 3);
+        assert.equal(out.missingQueries, 1);
+        for (const [m, v] of Object.entries(expected)) assert.ok(Math.abs(out.metrics[m]! - v) < 1e-12, `${m}: ${out.metrics[m]} vs ${v}`);
+      }
+      ok(table, "eval");
+      assert.match(table.stdout, /^mrr@10\s+0\.5000$/m);
+      assert.match(table.stdout, new RegExp(`^map\\s+${expected.map!.toFixed(4)}$`, "m"));
+      assert.match(table.stdout, /3 queries evaluated \(1 absent from the run\)/);
+    });
+
+    it("fails with the file (and line) of a bad input", async () => {
+      const dir = join(tmp, "eval-bad");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "qrels.tsv"), beirQrels);
+      writeFileSync(join(dir, "run.trec"), "q1 Q0 d1 1 1.0 t\nq1 Q0 d2 2 oops t\n");
+      const missing = join(dir, "missing.tsv");
+      const [noQrels, badRun, badMetric, noRun, debug] = await Promise.all([
+        md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", missing]),
+        md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv")]),
+        md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv"), "--metrics", "ndcg@x"]),
+        md2pr(["eval", "--qrels", join(dir, "qrels.tsv")]),
+        md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", missing], { MD2PR_DEBUG: "1" }),
+      ]);
+      fails(noQrels, "eval", new RegExp(`qrels file not found: ${missing.replace(/[.]/g, "\\.")}`));
+      fails(badRun, "eval", /run\.trec:2: score "oops" is not a number/);
+      fails(badMetric, "eval", /unknown metric "ndcg@x"/);
+      fails(noRun, "eval", /required option '--run <file>' not specified/);
+      assert.equal(debug.code, 1);
+      assert.match(debug.stderr, /^\s+at /m, "MD2PR_DEBUG=1 prints the stack");
+    });
   });
 
-  it("mine, train-ranker, train --stage retriever / eval, and the whole pipeline", async () => {
-    const data = join(tmp, "toy");
-    mkdirSync(join(data, "qrels"), { recursive: true });
-    writeFileSync(join(data, "corpus.jsonl"), topics.flatMap(([t, x], i) => [
-      JSON.stringify({ _id: `d${i}`, title: t, text: x }),
-      JSON.stringify({ _id: `x${i}`, title: `${t} review`, text: `a review of ${x!.split(" ").slice(0, 4).join(" ")} findings` }),
-    ]).join("\n") + "\n");
-    writeFileSync(join(data, "queries.jsonl"), topics.map(([t], i) => JSON.stringify({ _id: `q${i}`, text: `what is known about ${t}` })).join("\n") + "\n");
-    const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
-    writeFileSync(join(data, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
-    writeFileSync(join(data, "qrels", "test.tsv"), qrels([6, 7]));
-    const out = join(tmp, "toy-run");
-    const args = ["--data", data, "--out", out, ...tiny];
+  describe("BM25 on SciFact through the CLI", () => {
+    it("bm25 + search --bm25 + eval reproduce the measured BM25 numbers", async () => {
+      const index = join(tmp, "scifact-bm25");
+      const runFile = join(tmp, "scifact-bm25.trec");
+      ok(await md2pr(["bm25", "--corpus", join(scifact, "corpus.jsonl"), "--out", index]), "bm25");
+      assert.ok(existsSync(join(index, "meta.json")));
+      const qrels = join(scifact, "qrels", "test.tsv");
+      ok(await md2pr(["search", "--bm25", index, "--queries", join(scifact, "queries.jsonl"), "--qrels", qrels, "--top-k", "100", "--out", runFile]), "search");
+      const lines = readFileSync(runFile, "utf8").trim().split("\n");
+      assert.equal(new Set(lines.map((l) => l.split(" ")[0])).size, 300, "the 300 judged test queries");
+      assert.ok(lines.length > 299 * 100 && lines.length <= 300 * 100);
+      assert.match(lines[0]!, / md2pr-bm25$/);
+      const ev = await md2pr(["eval", "--run", runFile, "--qrels", qrels, "--json"]);
+      ok(ev, "eval");
+      const m = (JSON.parse(ev.stdout) as { metrics: Record<string, number> }).metrics;
+      // Anserini's BEIR "flat" BM25 (k1 0.9, b 0.4, Lucene norms): nDCG@10 0.6789, R@100 0.9253; the exact values are
+      // what tools/bm25-scifact.ts measured with the same index (results/bm25-scifact.json keeps them rounded).
+      assert.ok(Math.abs(m["ndcg@10"]! - 0.6789094274508305) < 1e-6, `nDCG@10 ${m["ndcg@10"]}`);
+      assert.ok(Math.abs(m["recall@100"]! - 0.9253333333333335) < 1e-6, `R@100 ${m["recall@100"]}`);
+      const measured = join(root, "results", "bm25-scifact.json");
+      if (existsSync(measured)) {
+        const r = JSON.parse(readFileSync(measured, "utf8")) as { ndcg10: number; recall100: number; params: { k1: number; b: number } };
+        if (r.params.k1 === 0.9 && r.params.b === 0.4) {
+          assert.ok(Math.abs(m["ndcg@10"]! - r.ndcg10) <= 5e-5, `nDCG@10 ${m["ndcg@10"]} vs results ${r.ndcg10}`);
+          assert.ok(Math.abs(m["recall@100"]! - r.recall100) <= 5e-5);
+        }
+      }
+    });
 
-    const [mine, noRanker] = await Promise.all([
-      md2pr(["mine", ...args]),
-      md2pr(["train", "--stage", "retriever", "--data", data, "--out", join(tmp, "toy-empty"), ...tiny]),
-    ]);
-    ok(mine, "mine");
-    fails(noRanker, "train", /no ranker in .*toy-empty.ranker/);
-    const mined = readFileSync(join(out, "train-bm25.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { positive_ids: string[]; negative_ids: string[] });
-    assert.equal(mined.length, 4, "6 train queries less 2 dev");
-    for (const e of mined) {
-      assert.ok(e.negative_ids.length >= 1 && e.negative_ids.length <= 3, "up to --mined-negatives BM25 negatives");
-      assert.ok(!e.negative_ids.some((n) => e.positive_ids.includes(n)), "negatives exclude the positives");
-    }
-    ok(await md2pr(["train-ranker", ...args]), "train-ranker");
-    assert.ok(existsSync(join(out, "ranker", "config.json")));
-    ok(await md2pr(["train", "--stage", "retriever", ...args]), "train --stage retriever");
-    assert.ok(existsSync(join(out, "retriever", "md2pr.json")));
-    const evalStage = await md2pr(["train", "--stage", "eval", ...args]);
-    ok(evalStage, "train --stage eval");
-    for (const system of ["bm25", "retriever", "hybrid", "retriever+rerank", "bm25+rerank"]) {
-      assert.match(evalStage.stdout, new RegExp(`^${system.replace("+", "\\+")}\\s+\\d\\.\\d{4}\\s+\\d\\.\\d{4}\\s+\\d\\.\\d{4}\\s`, "m"));
-    }
-    const rows = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { system: string; ndcg10: number }[];
-    assert.equal(rows.length, 5);
-    // The BM25 row agrees with `md2pr eval` of its run file.
-    const ev = await md2pr(["eval", "--run", join(out, "runs", "bm25.trec"), "--qrels", join(data, "qrels", "test.tsv"), "--json"]);
-    ok(ev, "eval of the pipeline's BM25 run");
-    assert.ok(Math.abs((JSON.parse(ev.stdout) as { metrics: Record<string, number> }).metrics["ndcg@10"]! - rows[0]!.ndcg10) < 1e-9);
+    it("names the file and line of malformed JSONL, and missing files", async () => {
+      const dir = join(tmp, "bad-input");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "corpus.jsonl"), '{"_id":"a","title":"","text":"x"}\n\n{"_id":"b","text":"y"\n');
+      writeFileSync(join(dir, "queries.jsonl"), '{"_id":"q1","text":"x"}\n{"_id":"q2"}\n');
+      const [corpus, queries, qrels, noIndex] = await Promise.all([
+        md2pr(["bm25", "--corpus", join(dir, "corpus.jsonl"), "--out", join(dir, "bm25")]),
+        md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(dir, "queries.jsonl"), "--out", join(dir, "r.trec")]),
+        md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(scifact, "queries.jsonl"), "--qrels", join(dir, "nope.tsv"), "--out", join(dir, "r.trec")]),
+        md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(scifact, "queries.jsonl"), "--out", join(dir, "r.trec")]),
+      ]);
+      fails(corpus, "bm25", /corpus\.jsonl:3: malformed JSON/);
+      fails(queries, "search", /queries\.jsonl:2: missing field "text"/);
+      fails(qrels, "search", /qrels file not found: .*nope\.tsv/);
+      fails(noIndex, "search", /BM25 index directory not found: .*no-index/);
+      assert.ok(!existsSync(join(dir, "bm25")) && !existsSync(join(dir, "r.trec")), "nothing written on failure");
+    });
+  });
 
-    const whole = join(tmp, "toy-whole");
-    const all = await md2pr(["train", "--data", data, "--out", whole, ...tiny, "--second-round", "--alpha", "0.5", "--no-filter"]);
-    ok(all, "train (all stages, second round)");
-    for (const f of ["train-bm25.jsonl", "ranker/config.json", "retriever/md2pr.json", "train-round2.jsonl", "retriever-round2/md2pr.json", "results.json"]) {
-      assert.ok(existsSync(join(whole, f)), `train wrote ${f}`);
-    }
-    assert.match(all.stdout, /^test split, 2 queries:/m);
+  describe("dense commands with a tiny random retriever and ranker", () => {
+    const docs: [string, string, string][] = [
+      ["d1", "protein folding", "amino acid chains fold into structures"],
+      ["d2", "vitamin d", "sunlight exposure raises vitamin levels"],
+      ["d3", "sleep deprivation", "lack of sleep impairs memory"],
+      ["d4", "gut bacteria", "the microbiome of the intestine affects immunity"],
+    ];
+    const queries: [string, string][] = [["q1", "how do proteins fold"], ["q2", "vitamin from sunlight"], ["q3", "memory and sleep"]];
+
+    it("encode, index, search (exact, HNSW, hybrid), rerank and eval", async () => {
+      const dir = join(tmp, "tiny");
+      const texts = [...docs.map(([, t, x]) => `${t} ${x}`), ...queries.map(([, q]) => q)];
+      const { tokenizer } = restrictVocabulary(WordPieceTokenizer.fromVocabFile(vocabFile), texts);
+      const config = makeBertConfig({
+        vocabSize: tokenizer.vocabSize, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 64,
+      });
+      const retriever = DualEncoder.random(config, {}, 0);
+      retriever.save(join(dir, "retriever"));
+      tokenizer.save(join(dir, "retriever"));
+      DualEncoder.random(config, {}, 5).save(join(dir, "other"));
+      tokenizer.save(join(dir, "other"));
+      CrossEncoder.random(config, 1).save(join(dir, "ranker"));
+      tokenizer.save(join(dir, "ranker"));
+      const corpusFile = join(dir, "corpus.jsonl");
+      writeFileSync(corpusFile, docs.map(([id, title, text]) => JSON.stringify({ _id: id, title, text })).join("\n") + "\n");
+      const queriesFile = join(dir, "queries.tsv");
+      writeFileSync(queriesFile, queries.map((q) => q.join("\t")).join("\n") + "\n");
+      const qrelsFile = join(dir, "qrels.tsv");
+      writeFileSync(qrelsFile, "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n");
+      const p = (name: string): string => join(dir, name);
+
+      ok(await md2pr(["encode", "--model", p("retriever"), "--corpus", corpusFile, "--out", p("index"), "--batch-size", "3"]), "encode");
+      const meta = JSON.parse(readFileSync(p("index/index.json"), "utf8")) as { count: number; dim: number; modelFingerprint: string };
+      // (the fingerprint of the model as loaded from its directory, which is what the CLI uses)
+      assert.deepEqual([meta.count, meta.dim, meta.modelFingerprint], [4, 16, DualEncoder.load(p("retriever")).fingerprint()]);
+      ok(await md2pr(["encode", "--model", p("retriever"), "--corpus", corpusFile, "--out", p("index")]), "encode again (reuses the index)");
+      const [hnsw, bm25] = await Promise.all([
+        md2pr(["index", "--index", p("index"), "--out", p("hnsw"), "--m", "4", "--ef-construction", "20"]),
+        md2pr(["bm25", "--corpus", corpusFile, "--out", p("bm25")]),
+      ]);
+      ok(hnsw, "index");
+      ok(bm25, "bm25");
+      const common = ["--queries", queriesFile, "--top-k", "4"];
+      const [exact, approx, hybrid, judged, wrongModel] = await Promise.all([
+        md2pr(["search", "--model", p("retriever"), "--index", p("index"), ...common, "--out", p("exact.trec")]),
+        md2pr(["search", "--model", p("retriever"), "--hnsw", p("hnsw"), ...common, "--out", p("hnsw.trec")]),
+        md2pr(["search", "--model", p("retriever"), "--index", p("index"), "--bm25", p("bm25"), ...common, "--out", p("hybrid.trec")]),
+        md2pr(["search", "--model", p("retriever"), "--index", p("index"), ...common, "--qrels", qrelsFile, "--out", p("judged.trec")]),
+        md2pr(["search", "--model", p("other"), "--index", p("index"), ...common, "--out", p("wrong.trec")]),
+      ]);
+      for (const [r, what] of [[exact, "exact"], [approx, "hnsw"], [hybrid, "hybrid"], [judged, "judged"]] as const) ok(r, `search (${what})`);
+      fails(wrongModel, "search", /fingerprint/);
+
+      // The exact run holds the inner products of the retriever's own query and passage vectors.
+      const docMap = new Map<string, CorpusText>(docs.map(([id, title, text]) => [id, { title, text }]));
+      const corpus = new TokenizedCorpus(docMap, tokenizer);
+      const qv = encodeQueries(retriever, corpus, queries.map(([, q]) => q));
+      const pv = encodePieces(retriever, docs.map(([id]) => corpus.passage(id)), "passage", corpus.specials);
+      const parse = (file: string): Map<string, { id: string; rank: number; score: number }[]> => {
+        const m = new Map<string, { id: string; rank: number; score: number }[]>();
+        for (const line of readFileSync(file, "utf8").trim().split("\n")) {
+          const [qid, , id, rank, score] = line.split(" ") as [string, string, string, string, string];
+          if (!m.has(qid)) m.set(qid, []);
+          m.get(qid)!.push({ id, rank: Number(rank), score: Number(score) });
+        }
+        return m;
+      };
+      const exactRun = parse(p("exact.trec"));
+      assert.equal(exactRun.size, 3);
+      queries.forEach(([qid], qi) => {
+        const hits = exactRun.get(qid)!;
+        assert.equal(hits.length, 4);
+        for (const h of hits) {
+          const di = docs.findIndex(([id]) => id === h.id);
+          let dot = 0;
+          for (let j = 0; j < 16; j++) dot += qv[qi * 16 + j]! * pv[di * 16 + j]!;
+          assert.ok(Math.abs(dot - h.score) < 1e-4 * Math.max(1, Math.abs(dot)), `${qid} ${h.id}: ${h.score} vs ${dot}`);
+        }
+        // HNSW finds all 4 points with the same inner products (float rounding may reorder near-ties of a random model).
+        const approxHits = parse(p("hnsw.trec")).get(qid)!;
+        assert.deepEqual(new Set(approxHits.map((h) => h.id)), new Set(hits.map((h) => h.id)));
+        for (const h of approxHits) {
+          const e = hits.find((x) => x.id === h.id)!;
+          assert.ok(Math.abs(e.score - h.score) < 1e-3 * Math.max(1, Math.abs(e.score)), `HNSW ${qid} ${h.id}: ${h.score} vs ${e.score}`);
+        }
+      });
+      assert.deepEqual([...parse(p("judged.trec")).keys()], ["q1", "q2"]);
+      assert.match(readFileSync(p("hybrid.trec"), "utf8"), / md2pr-hybrid\n/);
+
+      const rr = await md2pr(["rerank", "--ranker", p("ranker"), "--corpus", corpusFile, "--queries", queriesFile, "--run", p("exact.trec"), "--depth", "2", "--out", p("rerank.trec")]);
+      ok(rr, "rerank");
+      const reranked = parse(p("rerank.trec"));
+      for (const [qid, hits] of reranked) {
+        assert.equal(hits.length, 2);
+        assert.deepEqual(new Set(hits.map((h) => h.id)), new Set(exactRun.get(qid)!.slice(0, 2).map((h) => h.id)), "the top 2 are reranked");
+      }
+      const ev = await md2pr(["eval", "--run", p("rerank.trec"), "--qrels", qrelsFile, "--json"]);
+      ok(ev, "eval");
+      assert.equal((JSON.parse(ev.stdout) as { queries: number }).queries, 2);
+    });
+  });
+
+  describe("pipeline commands on a toy BEIR set", () => {
+    const topics = [
+      ["protein folding", "amino acid chains fold into three dimensional structures"],
+      ["vitamin d", "sunlight exposure raises vitamin levels in the blood"],
+      ["insulin resistance", "cells respond poorly to insulin in type two diabetes"],
+      ["gut bacteria", "the microbiome of the intestine affects immunity"],
+      ["sleep deprivation", "lack of sleep impairs memory and attention"],
+      ["antibiotic resistance", "bacteria evolve to survive common antibiotics"],
+      ["blood pressure", "salt intake is linked to hypertension in adults"],
+      ["stem cells", "pluripotent cells can become many tissue types"],
+    ];
+    const tiny = [
+      "--base", "none", "--vocab", vocabFile, "--hidden", "16", "--layers", "1", "--heads", "2", "--intermediate", "32",
+      "--ranker-steps", "2", "--retriever-steps", "2", "--batch-size", "2", "--negatives", "1", "--dev-queries", "2",
+      "--mined-negatives", "3", "--max-query-length", "12", "--max-passage-length", "24", "--max-pair-length", "36",
+      "--checkpoint-every", "0", "--rerank-depth", "5",
+    ];
+
+    it("print-config merges the defaults, a config file and the flags; bad settings fail", async () => {
+      const cfgFile = join(tmp, "pipeline.json");
+      writeFileSync(cfgFile, JSON.stringify({ seed: 7, retriever: { steps: 40, md2pr: { beta: 0.25 } } }));
+      const badFile = join(tmp, "bad.json");
+      writeFileSync(badFile, JSON.stringify({ retriever: { stepz: 1 } }));
+      const [merged, pre, bad, badValue] = await Promise.all([
+        md2pr(["train", "--config", cfgFile, "--alpha", "0.5", "--no-filter", "--ranker-steps", "20", "--base", "none", "--print-config"]),
+        md2pr(["pretrain", "--hidden", "64", "--steps", "10", "--no-resume", "--print-config"]),
+        md2pr(["train", "--config", badFile, "--print-config"]),
+        md2pr(["train", "--ranker-steps", "many", "--print-config"]),
+      ]);
+      ok(merged, "train --print-config");
+      const c = JSON.parse(merged.stdout) as {
+        seed: number; base: string | null; ranker: { steps: number; warmupSteps: number; batchSize: number };
+        retriever: { steps: number; warmupSteps: number; md2pr: { alpha: number; beta: number; filter: { enabled: boolean } } };
+      };
+      assert.equal(c.seed, 7);
+      assert.equal(c.base, null);
+      assert.deepEqual([c.ranker.steps, c.ranker.warmupSteps, c.ranker.batchSize], [20, 2, 8]);
+      assert.equal(c.retriever.steps, 40);
+      assert.deepEqual([c.retriever.md2pr.alpha, c.retriever.md2pr.beta, c.retriever.md2pr.filter.enabled], [0.5, 0.25, false]);
+      ok(pre, "pretrain --print-config");
+      const pc = JSON.parse(pre.stdout) as { model: { hiddenSize: number; numHiddenLayers: number }; steps: number; resume: boolean };
+      assert.deepEqual([pc.model.hiddenSize, pc.model.numHiddenLayers, pc.steps, pc.resume], [64, 4, 10, false]);
+      fails(bad, "train", /unknown setting 'retriever\.stepz'/);
+      fails(badValue, "train", /expected an integer, got 'many'/);
+    });
+
+    it("mine, train-ranker, train --stage retriever / eval, and the whole pipeline", async () => {
+      const data = join(tmp, "toy");
+      mkdirSync(join(data, "qrels"), { recursive: true });
+      writeFileSync(join(data, "corpus.jsonl"), topics.flatMap(([t, x], i) => [
+        JSON.stringify({ _id: `d${i}`, title: t, text: x }),
+        JSON.stringify({ _id: `x${i}`, title: `${t} review`, text: `a review of ${x!.split(" ").slice(0, 4).join(" ")} findings` }),
+      ]).join("\n") + "\n");
+      writeFileSync(join(data, "queries.jsonl"), topics.map(([t], i) => JSON.stringify({ _id: `q${i}`, text: `what is known about ${t}` })).join("\n") + "\n");
+      const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
+      writeFileSync(join(data, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
+      writeFileSync(join(data, "qrels", "test.tsv"), qrels([6, 7]));
+      const out = join(tmp, "toy-run");
+      const args = ["--data", data, "--out", out, ...tiny];
+
+      const [mine, noRanker] = await Promise.all([
+        md2pr(["mine", ...args]),
+        md2pr(["train", "--stage", "retriever", "--data", data, "--out", join(tmp, "toy-empty"), ...tiny]),
+      ]);
+      ok(mine, "mine");
+      fails(noRanker, "train", /no ranker in .*toy-empty.ranker/);
+      const mined = readFileSync(join(out, "train-bm25.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { positive_ids: string[]; negative_ids: string[] });
+      assert.equal(mined.length, 4, "6 train queries less 2 dev");
+      for (const e of mined) {
+        assert.ok(e.negative_ids.length >= 1 && e.negative_ids.length <= 3, "up to --mined-negatives BM25 negatives");
+        assert.ok(!e.negative_ids.some((n) => e.positive_ids.includes(n)), "negatives exclude the positives");
+      }
+      ok(await md2pr(["train-ranker", ...args]), "train-ranker");
+      assert.ok(existsSync(join(out, "ranker", "config.json")));
+      ok(await md2pr(["train", "--stage", "retriever", ...args]), "train --stage retriever");
+      assert.ok(existsSync(join(out, "retriever", "md2pr.json")));
+      const evalStage = await md2pr(["train", "--stage", "eval", ...args]);
+      ok(evalStage, "train --stage eval");
+      for (const system of ["bm25", "retriever", "hybrid", "retriever+rerank", "bm25+rerank"]) {
+        assert.match(evalStage.stdout, new RegExp(`^${system.replace("+", "\\+")}\\s+\\d\\.\\d{4}\\s+\\d\\.\\d{4}\\s+\\d\\.\\d{4}\\s`, "m"));
+      }
+      const rows = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { system: string; ndcg10: number }[];
+      assert.equal(rows.length, 5);
+      // The BM25 row agrees with `md2pr eval` of its run file.
+      const ev = await md2pr(["eval", "--run", join(out, "runs", "bm25.trec"), "--qrels", join(data, "qrels", "test.tsv"), "--json"]);
+      ok(ev, "eval of the pipeline's BM25 run");
+      assert.ok(Math.abs((JSON.parse(ev.stdout) as { metrics: Record<string, number> }).metrics["ndcg@10"]! - rows[0]!.ndcg10) < 1e-9);
+
+      const whole = join(tmp, "toy-whole");
+      const all = await md2pr(["train", "--data", data, "--out", whole, ...tiny, "--second-round", "--alpha", "0.5", "--no-filter"]);
+      ok(all, "train (all stages, second round)");
+      for (const f of ["train-bm25.jsonl", "ranker/config.json", "retriever/md2pr.json", "train-round2.jsonl", "retriever-round2/md2pr.json", "results.json"]) {
+        assert.ok(existsSync(join(whole, f)), `train wrote ${f}`);
+      }
+      assert.match(all.stdout, /^test split, 2 queries:/m);
+    });
   });
 });
