@@ -54,11 +54,11 @@ interface Loaded {
   examples: TrainingExample[];
 }
 
-async function prepare(cfg: PipelineConfig): Promise<Loaded> {
+async function prepare(cfg: PipelineConfig, mineFile: string): Promise<Loaded> {
   const data = await loadPipelineData(cfg);
   log(`data: ${data.docs.size} passages, ${data.train.size} train / ${data.dev.size} dev / ${data.test.size} test queries`);
   const bm25 = await loadOrBuildBm25(cfg, data.docs);
-  const examples = await mineTrainingExamples(cfg, data, bm25);
+  const examples = await mineTrainingExamples(cfg, data, bm25, mineFile);
   return { data, bm25, examples };
 }
 
@@ -79,14 +79,16 @@ async function secondRound(cfg: PipelineConfig, l: Loaded, corpus: TokenizedCorp
   log(`retriever (round 2): ${r2.dir}; dev ${metricsText(r2.dev)}`);
 }
 
-/** Runs `stage` (or every stage) of the pipeline; prints the evaluation table on stdout. */
+/**
+ * Runs `stage` (or every stage) of the pipeline; prints the evaluation table on stdout. `mineFile` is where the
+ * `mine` stage writes (default <out>/train-bm25.jsonl, the file the other stages read).
+ */
 export async function runPipeline(cfg: PipelineConfig, stage: Stage, mineFile?: string): Promise<void> {
-  const l = await prepare(cfg);
+  const file = stage === "mine" && mineFile ? mineFile : join(cfg.outputDir, "train-bm25.jsonl");
+  const l = await prepare(cfg, file);
   if (stage === "mine") {
-    const file = mineFile ?? join(cfg.outputDir, "train-bm25.jsonl");
-    const examples = mineFile ? await mineTrainingExamples(cfg, l.data, l.bm25, mineFile) : l.examples;
-    const negatives = examples.reduce((s, e) => s + e.negativeIds.length, 0);
-    log(`mine: ${examples.length} training queries, ${negatives} BM25 negatives`);
+    const negatives = l.examples.reduce((s, e) => s + e.negativeIds.length, 0);
+    log(`mine: ${l.examples.length} training queries, ${negatives} BM25 negatives`);
     process.stdout.write(`${file}\n`);
     return;
   }

@@ -346,8 +346,9 @@ describe("md2pr CLI", { concurrency: true }, () => {
       ["blood pressure", "salt intake is linked to hypertension in adults"],
       ["stem cells", "pluripotent cells can become many tissue types"],
     ];
+    const model = ["--hidden", "16", "--layers", "1", "--heads", "2", "--intermediate", "32"];
     const tiny = [
-      "--base", "none", "--vocab", vocabFile, "--hidden", "16", "--layers", "1", "--heads", "2", "--intermediate", "32",
+      "--base", "none", "--vocab", vocabFile, ...model,
       "--ranker-steps", "2", "--retriever-steps", "2", "--batch-size", "2", "--negatives", "1", "--dev-queries", "2",
       "--mined-negatives", "3", "--max-query-length", "12", "--max-passage-length", "24", "--max-pair-length", "36",
       "--checkpoint-every", "0", "--rerank-depth", "5",
@@ -392,8 +393,14 @@ describe("md2pr CLI", { concurrency: true }, () => {
       const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
       writeFileSync(join(data, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
       writeFileSync(join(data, "qrels", "test.tsv"), qrels([6, 7]));
+      // pretrain a tiny base; the staged run starts from it (the whole run below starts from random weights)
+      const base = join(tmp, "toy-base");
+      const pre = await md2pr(["pretrain", "--data", data, "--out", base, "--vocab", vocabFile, ...model, "--steps", "3", "--batch-size", "4", "--max-length", "16", "--warmup-steps", "1", "--checkpoint-every", "0"]);
+      ok(pre, "pretrain");
+      assert.match(pre.stdout, new RegExp(`wrote ${base.replace(/[.]/g, "\\.")}`));
+      for (const f of ["config.json", "model.safetensors", "vocab.txt", "md2pr-pretrain.json"]) assert.ok(existsSync(join(base, f)), `pretrain wrote ${f}`);
       const out = join(tmp, "toy-run");
-      const args = ["--data", data, "--out", out, ...tiny];
+      const args = ["--data", data, "--out", out, ...tiny, "--base", base];
 
       const [mine, noRanker] = await Promise.all([
         md2pr(["mine", ...args]),

@@ -1,7 +1,7 @@
 /** `md2pr index`: an HNSW graph over a dense index, for approximate search. */
 import type { Command } from "commander";
 import { DenseIndex, HnswIndex } from "../../retrieval/dense-index.ts";
-import { action, log, newCommand, parsePositiveIntArg, requireDir } from "../util.ts";
+import { action, log, newCommand, parseIntArg, parsePositiveIntArg, requireDir } from "../util.ts";
 
 interface IndexOptions {
   index: string;
@@ -27,7 +27,7 @@ export function indexCommand(): Command {
     .option("--m <n>", "graph degree", parsePositiveIntArg, 16)
     .option("--ef-construction <n>", "build-time candidate list size", parsePositiveIntArg, 200)
     .option("--ef-search <n>", "query-time candidate list size (raised to k when smaller)", parsePositiveIntArg, 100)
-    .option("--seed <n>", "random seed of the level assignment", parsePositiveIntArg, 100)
+    .option("--seed <n>", "random seed of the level assignment", parseIntArg, 100)
     .action(action("index", async () => {
       const o = cmd.opts<IndexOptions>();
       requireDir(o.index, "dense index directory");
