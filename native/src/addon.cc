@@ -27,9 +27,9 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   s += "gemm=portable";
 #endif
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(MD2PR_NO_CLONES)
-  s += " simd=haswell-clones";
+  s += " simd=x86-64-v3-clones";
   __builtin_cpu_init();
-  s += __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "(avx2 active)" : "(baseline active)";
+  s += __builtin_cpu_supports("x86-64-v3") ? "(avx2+fma active)" : "(baseline active)";
 #endif
   s += " threads=" + std::to_string(NumThreads()) + " blasThreads=" + std::to_string(BlasGetThreads());
   return Napi::String::New(info.Env(), s);

@@ -8,9 +8,10 @@
 #include <functional>
 #include <string>
 
-// Hot loops are compiled twice (AVX2+FMA and the portable baseline) and picked at load time.
+// Hot loops are compiled twice (x86-64-v3 = AVX2+FMA, and the portable baseline) and picked at load time.
+// (Not "arch=haswell": GCC dispatches that clone only on Intel Haswell-family CPUs, never on AMD.)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(MD2PR_NO_CLONES)
-#define MD2PR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define MD2PR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define MD2PR_CLONES
 #endif
