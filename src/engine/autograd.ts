@@ -4,7 +4,7 @@
  * (so parameters accumulate across micro-batches until zeroed). `noGrad` turns recording off.
  */
 import { kernels } from "./kernels/index.ts";
-import { Tensor } from "./tensor.ts";
+import { Tensor, emptyFloat32 } from "./tensor.ts";
 
 interface TapeEntry {
   output: Tensor;
@@ -53,13 +53,26 @@ export function record(output: Tensor, inputs: readonly (Tensor | null | undefin
 export function accumulateGrad(t: Tensor, fill: (dst: Float32Array) => void): void {
   if (!t.requiresGrad) return;
   if (t.grad === null) {
-    t.grad = new Float32Array(t.size);
+    t.grad = emptyFloat32(t.size);
     fill(t.grad);
     return;
   }
-  const contribution = new Float32Array(t.size);
+  const contribution = emptyFloat32(t.size);
   fill(contribution);
   kernels.axpy(1, contribution, t.grad, t.size);
+}
+
+/** t.grad += alpha * g (a copy when t has no gradient yet: no zero-fill, no add). */
+export function addGrad(t: Tensor, g: Float32Array, alpha = 1): void {
+  if (!t.requiresGrad) return;
+  if (t.grad === null) {
+    const d = emptyFloat32(t.size);
+    if (alpha === 1) d.set(g.subarray(0, t.size));
+    else kernels.scale(g, alpha, d, t.size);
+    t.grad = d;
+    return;
+  }
+  kernels.axpy(alpha, g, t.grad, t.size);
 }
 
 /** Gradient buffer of t for kernels that accumulate (+=) themselves; allocated as zeros if absent. */
@@ -74,7 +87,7 @@ export function gradBuffer(t: Tensor): Float32Array {
  */
 export function gradTarget(t: Tensor): [Float32Array, number] {
   if (t.grad === null) {
-    t.grad = new Float32Array(t.size);
+    t.grad = emptyFloat32(t.size);
     return [t.grad, 0];
   }
   return [t.grad, 1];

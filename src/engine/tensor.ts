@@ -26,6 +26,13 @@ export class Tensor {
     return new Tensor(new Float32Array(shapeSize(shape)), shape, requiresGrad, name);
   }
 
+  /**
+   * A tensor whose values are NOT initialised (no zero-fill): only for outputs a kernel fully overwrites.
+   */
+  static empty(shape: readonly number[], requiresGrad = false, name = ""): Tensor {
+    return new Tensor(emptyFloat32(shapeSize(shape)), shape, requiresGrad, name);
+  }
+
   static from(values: ArrayLike<number>, shape: readonly number[], requiresGrad = false, name = ""): Tensor {
     return new Tensor(Float32Array.from(values), shape, requiresGrad, name);
   }
@@ -56,6 +63,17 @@ export class Tensor {
   zeroGrad(): void {
     if (this.grad) this.grad.fill(0);
   }
+}
+
+/**
+ * A Float32Array of n values without the zero-fill V8 does for `new Float32Array(n)` (the memory comes from
+ * Buffer.allocUnsafeSlow, not from Node's shared pool, so it is owned by this array alone). Small arrays are
+ * allocated normally. Callers must overwrite every element before reading it.
+ */
+export function emptyFloat32(n: number): Float32Array {
+  if (n < 1024) return new Float32Array(n);
+  const buf = Buffer.allocUnsafeSlow(n * 4);
+  return new Float32Array(buf.buffer, buf.byteOffset, n);
 }
 
 export function shapeSize(shape: readonly number[]): number {

@@ -1,16 +1,16 @@
 /** Elementwise ops: add, bias, scale, GELU, tanh, multiply. Each forward with its backward beside it. */
-import { accumulateGrad, gradBuffer, record } from "../autograd.ts";
+import { accumulateGrad, addGrad, gradBuffer, record } from "../autograd.ts";
 import { kernels } from "../kernels/index.ts";
 import { Tensor, assertSameShape } from "../tensor.ts";
 
 /** a + b (same shape). */
 export function add(a: Tensor, b: Tensor): Tensor {
   assertSameShape("add", a, b);
-  const out = Tensor.zeros(a.shape);
+  const out = Tensor.empty(a.shape);
   kernels.add(a.data, b.data, out.data, a.size);
   return record(out, [a, b], (g) => {
-    if (a.requiresGrad) kernels.axpy(1, g, gradBuffer(a), a.size);
-    if (b.requiresGrad) kernels.axpy(1, g, gradBuffer(b), b.size);
+    addGrad(a, g);
+    addGrad(b, g);
   });
 }
 
@@ -19,27 +19,27 @@ export function addBias(x: Tensor, bias: Tensor): Tensor {
   const cols = bias.size;
   if (x.shape[x.shape.length - 1] !== cols) throw new Error(`addBias: x${x.label()} does not end in bias size${bias.label()}`);
   const rows = x.size / cols;
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   kernels.addBias(x.data, bias.data, out.data, rows, cols);
   return record(out, [x, bias], (g) => {
-    if (x.requiresGrad) kernels.axpy(1, g, gradBuffer(x), x.size);
+    addGrad(x, g);
     if (bias.requiresGrad) kernels.sumRows(g, gradBuffer(bias), rows, cols);
   });
 }
 
 /** alpha * x. */
 export function scale(x: Tensor, alpha: number): Tensor {
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   kernels.scale(x.data, alpha, out.data, x.size);
   return record(out, [x], (g) => {
-    kernels.axpy(alpha, g, gradBuffer(x), x.size);
+    addGrad(x, g, alpha);
   });
 }
 
 /** a * b elementwise (same shape). */
 export function mul(a: Tensor, b: Tensor): Tensor {
   assertSameShape("mul", a, b);
-  const out = Tensor.zeros(a.shape);
+  const out = Tensor.empty(a.shape);
   const n = a.size;
   for (let i = 0; i < n; i++) out.data[i] = a.data[i]! * b.data[i]!;
   return record(out, [a, b], (g) => {
@@ -72,7 +72,7 @@ export function weightedSum(terms: readonly Tensor[], weights: readonly number[]
 
 /** GELU: exact erf form (HF "gelu") or the tanh approximation ("gelu_new"). */
 export function gelu(x: Tensor, approximate = false): Tensor {
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   kernels.geluForward(x.data, out.data, x.size, approximate);
   return record(out, [x], (g) => {
     accumulateGrad(x, (dst) => kernels.geluBackward(x.data, g, dst, x.size, approximate));
@@ -81,7 +81,7 @@ export function gelu(x: Tensor, approximate = false): Tensor {
 
 /** tanh(x) (BERT pooler). d/dx = 1 - tanh^2. */
 export function tanh(x: Tensor): Tensor {
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   const n = x.size;
   for (let i = 0; i < n; i++) out.data[i] = Math.tanh(x.data[i]!);
   return record(out, [x], (g) => {

@@ -1,5 +1,5 @@
 /** Embedding lookup, row gather/scatter, reshape, concat, slicing of rows. */
-import { accumulateGrad, gradBuffer, record } from "../autograd.ts";
+import { accumulateGrad, addGrad, gradBuffer, record } from "../autograd.ts";
 import { kernels } from "../kernels/index.ts";
 import { Tensor, shapeSize } from "../tensor.ts";
 
@@ -11,7 +11,7 @@ export function embedding(table: Tensor, ids: Int32Array): Tensor {
     const id = ids[i]!;
     if (id < 0 || id >= vocab) throw new Error(`embedding: id ${id} at position ${i} is outside table${table.label()}`);
   }
-  const out = Tensor.zeros([ids.length, dim]);
+  const out = Tensor.empty([ids.length, dim]);
   kernels.embeddingForward(table.data, ids, out.data, ids.length, dim);
   return record(out, [table], (g) => {
     kernels.embeddingBackward(g, ids, gradBuffer(table), ids.length, dim);
@@ -27,9 +27,7 @@ export function gatherRows(x: Tensor, rows: Int32Array): Tensor {
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (shapeSize(shape) !== x.size) throw new Error(`reshape: cannot view${x.label()} as [${shape.join(", ")}]`);
   const out = new Tensor(x.data, shape);
-  return record(out, [x], (g) => {
-    kernels.axpy(1, g, gradBuffer(x), x.size);
-  });
+  return record(out, [x], (g) => addGrad(x, g));
 }
 
 /** Concatenates 2-D tensors along rows (all with the same number of columns). */
@@ -41,7 +39,7 @@ export function concatRows(parts: readonly Tensor[]): Tensor {
     if (p.shape.length !== 2 || p.dim(1) !== cols) throw new Error(`concatRows: part${p.label()} does not have ${cols} columns`);
     rows += p.dim(0);
   }
-  const out = Tensor.zeros([rows, cols]);
+  const out = Tensor.empty([rows, cols]);
   let offset = 0;
   for (const p of parts) {
     out.data.set(p.data, offset);
@@ -73,7 +71,7 @@ export function sliceRows(x: Tensor, start: number, end: number): Tensor {
 export function transpose(x: Tensor): Tensor {
   const r = x.dim(0);
   const c = x.dim(1);
-  const out = Tensor.zeros([c, r]);
+  const out = Tensor.empty([c, r]);
   for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out.data[j * r + i] = x.data[i * c + j]!;
   return record(out, [x], (g) => {
     const d = gradBuffer(x);
@@ -87,7 +85,7 @@ export function transpose(x: Tensor): Tensor {
  */
 export function maskedFill(x: Tensor, keep: Uint8Array, value: number): Tensor {
   if (keep.length !== x.size) throw new Error(`maskedFill: mask of ${keep.length} values for x${x.label()}`);
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   for (let i = 0; i < x.size; i++) out.data[i] = keep[i] ? x.data[i]! : value;
   return record(out, [x], (g) => {
     const d = gradBuffer(x);
@@ -98,7 +96,7 @@ export function maskedFill(x: Tensor, keep: Uint8Array, value: number): Tensor {
 /** Picks elements by flat index: out (shape `shape`) [j] = x.data[indices[j]]; gradient scattered back. */
 export function takeElements(x: Tensor, indices: Int32Array, shape: readonly number[]): Tensor {
   if (shapeSize(shape) !== indices.length) throw new Error(`takeElements: ${indices.length} indices for shape [${shape.join(", ")}]`);
-  const out = Tensor.zeros(shape);
+  const out = Tensor.empty(shape);
   for (let j = 0; j < indices.length; j++) {
     const i = indices[j]!;
     if (i < 0 || i >= x.size) throw new Error(`takeElements: index ${i} outside${x.label()}`);

@@ -1,5 +1,5 @@
 /** Matrix products: matmul with transposes, linear layers (HF weight layout [out, in]), and head-sliced attention products. */
-import { accumulateGrad, gradBuffer, record } from "../autograd.ts";
+import { gradTarget, record } from "../autograd.ts";
 import { kernels } from "../kernels/index.ts";
 import { Tensor, assertRank } from "../tensor.ts";
 
@@ -19,22 +19,20 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   }
   const lda = a.dim(1);
   const ldb = b.dim(1);
-  const out = Tensor.zeros([m, n]);
+  const out = Tensor.empty([m, n]);
   kernels.sgemm(transA, transB, m, n, k, 1, a.data, 0, lda, b.data, 0, ldb, 0, out.data, 0, n);
   return record(out, [a, b], (g) => {
     if (a.requiresGrad) {
       // dA (shape of A): if !transA: dA[m,k] = g[m,n] op(B)^T ; if transA: dA[k,m] = op(B) g^T
-      accumulateGrad(a, (dst) => {
-        if (!transA) kernels.sgemm(false, !transB, m, k, n, 1, g, 0, n, b.data, 0, ldb, 0, dst, 0, lda);
-        else kernels.sgemm(transB, true, k, m, n, 1, b.data, 0, ldb, g, 0, n, 0, dst, 0, lda);
-      });
+      const [dst, beta] = gradTarget(a);
+      if (!transA) kernels.sgemm(false, !transB, m, k, n, 1, g, 0, n, b.data, 0, ldb, beta, dst, 0, lda);
+      else kernels.sgemm(transB, true, k, m, n, 1, b.data, 0, ldb, g, 0, n, beta, dst, 0, lda);
     }
     if (b.requiresGrad) {
       // dB: if !transB: dB[k,n] = op(A)^T g ; if transB: dB[n,k] = g^T op(A)
-      accumulateGrad(b, (dst) => {
-        if (!transB) kernels.sgemm(!transA, false, k, n, m, 1, a.data, 0, lda, g, 0, n, 0, dst, 0, ldb);
-        else kernels.sgemm(true, transA, n, k, m, 1, g, 0, n, a.data, 0, lda, 0, dst, 0, ldb);
-      });
+      const [dst, beta] = gradTarget(b);
+      if (!transB) kernels.sgemm(!transA, false, k, n, m, 1, a.data, 0, lda, g, 0, n, beta, dst, 0, ldb);
+      else kernels.sgemm(true, transA, n, k, m, 1, g, 0, n, a.data, 0, lda, beta, dst, 0, ldb);
     }
   });
 }
@@ -48,18 +46,22 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   const outF = weight.dim(0);
   if (weight.dim(1) !== inF) throw new Error(`linear: input${x.label()} does not match weight${weight.label()}`);
   if (bias && bias.size !== outF) throw new Error(`linear: bias${bias.label()} does not match weight${weight.label()}`);
-  const out = Tensor.zeros([rows, outF]);
+  const out = Tensor.empty([rows, outF]);
   kernels.sgemm(false, true, rows, outF, inF, 1, x.data, 0, inF, weight.data, 0, inF, 0, out.data, 0, outF);
   if (bias) kernels.addBias(out.data, bias.data, out.data, rows, outF);
   return record(out, [x, weight, bias], (g) => {
     if (x.requiresGrad) {
-      accumulateGrad(x, (dst) => kernels.sgemm(false, false, rows, inF, outF, 1, g, 0, outF, weight.data, 0, inF, 0, dst, 0, inF));
+      const [dst, beta] = gradTarget(x);
+      kernels.sgemm(false, false, rows, inF, outF, 1, g, 0, outF, weight.data, 0, inF, beta, dst, 0, inF);
     }
     if (weight.requiresGrad) {
-      const dW = gradBuffer(weight);
-      kernels.sgemm(true, false, outF, inF, rows, 1, g, 0, outF, x.data, 0, inF, 1, dW, 0, inF);
+      const [dW, beta] = gradTarget(weight);
+      kernels.sgemm(true, false, outF, inF, rows, 1, g, 0, outF, x.data, 0, inF, beta, dW, 0, inF);
     }
-    if (bias && bias.requiresGrad) kernels.sumRows(g, gradBuffer(bias), rows, outF);
+    if (bias && bias.requiresGrad) {
+      if (bias.grad === null) bias.grad = new Float32Array(outF);
+      kernels.sumRows(g, bias.grad, rows, outF);
+    }
   });
 }
 
@@ -90,17 +92,17 @@ export function attentionScores(q: Tensor, k: Tensor, batch: number, seq: number
   }
   const qkOffs = headOffsets(batch, heads, seq, hidden, headDim);
   const sOffs = blockOffsets(batch * heads, seq * seq);
-  const out = Tensor.zeros([batch, heads, seq, seq]);
+  const out = Tensor.empty([batch, heads, seq, seq]);
   kernels.sgemmBatched(false, true, seq, seq, headDim, 1, q.data, qkOffs, hidden, k.data, qkOffs, hidden, 0, out.data, sOffs, seq);
   return record(out, [q, k], (g) => {
     // dQ_bh = dS_bh K_bh ; dK_bh = dS_bh^T Q_bh (head slices written in place: no temporaries overlap)
     if (q.requiresGrad) {
-      accumulateGrad(q, (dst) =>
-        kernels.sgemmBatched(false, false, seq, headDim, seq, 1, g, sOffs, seq, k.data, qkOffs, hidden, 0, dst, qkOffs, hidden));
+      const [dst, beta] = gradTarget(q);
+      kernels.sgemmBatched(false, false, seq, headDim, seq, 1, g, sOffs, seq, k.data, qkOffs, hidden, beta, dst, qkOffs, hidden);
     }
     if (k.requiresGrad) {
-      accumulateGrad(k, (dst) =>
-        kernels.sgemmBatched(true, false, seq, headDim, seq, 1, g, sOffs, seq, q.data, qkOffs, hidden, 0, dst, qkOffs, hidden));
+      const [dst, beta] = gradTarget(k);
+      kernels.sgemmBatched(true, false, seq, headDim, seq, 1, g, sOffs, seq, q.data, qkOffs, hidden, beta, dst, qkOffs, hidden);
     }
   });
 }
@@ -114,17 +116,17 @@ export function attentionContext(p: Tensor, v: Tensor, batch: number, seq: numbe
   }
   const vOffs = headOffsets(batch, heads, seq, hidden, headDim);
   const pOffs = blockOffsets(batch * heads, seq * seq);
-  const out = Tensor.zeros([batch * seq, hidden]);
+  const out = Tensor.empty([batch * seq, hidden]);
   kernels.sgemmBatched(false, false, seq, headDim, seq, 1, p.data, pOffs, seq, v.data, vOffs, hidden, 0, out.data, vOffs, hidden);
   return record(out, [p, v], (g) => {
     // dP_bh = dC_bh V_bh^T ; dV_bh = P_bh^T dC_bh
     if (p.requiresGrad) {
-      accumulateGrad(p, (dst) =>
-        kernels.sgemmBatched(false, true, seq, seq, headDim, 1, g, vOffs, hidden, v.data, vOffs, hidden, 0, dst, pOffs, seq));
+      const [dst, beta] = gradTarget(p);
+      kernels.sgemmBatched(false, true, seq, seq, headDim, 1, g, vOffs, hidden, v.data, vOffs, hidden, beta, dst, pOffs, seq);
     }
     if (v.requiresGrad) {
-      accumulateGrad(v, (dst) =>
-        kernels.sgemmBatched(true, false, seq, headDim, seq, 1, p.data, pOffs, seq, g, vOffs, hidden, 0, dst, vOffs, hidden));
+      const [dst, beta] = gradTarget(v);
+      kernels.sgemmBatched(true, false, seq, headDim, seq, 1, p.data, pOffs, seq, g, vOffs, hidden, beta, dst, vOffs, hidden);
     }
   });
 }

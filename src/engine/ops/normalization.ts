@@ -13,7 +13,7 @@ export function softmax(x: Tensor, scale = 1, mask: Float32Array | null = null, 
   if (mask && mask.length * rowsPerMaskRow !== rows * cols) {
     throw new Error(`softmax: mask of ${mask.length} values does not fit x${x.label()} with ${rowsPerMaskRow} rows per mask row`);
   }
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   kernels.softmaxForward(x.data, out.data, rows, cols, scale, mask, rowsPerMaskRow);
   return record(out, [x], (g) => {
     accumulateGrad(x, (dst) => kernels.softmaxBackward(out.data, g, dst, rows, cols, scale));
@@ -27,7 +27,7 @@ export function softmax(x: Tensor, scale = 1, mask: Float32Array | null = null, 
 export function logSoftmax(x: Tensor): Tensor {
   const cols = x.dim(-1);
   const rows = x.size / cols;
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let max = -Infinity;
@@ -56,7 +56,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
     throw new Error(`layerNorm: x${x.label()} vs gamma${gamma.label()} / beta${beta.label()}`);
   }
   const rows = x.size / cols;
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   const mean = new Float32Array(rows);
   const rstd = new Float32Array(rows);
   kernels.layerNormForward(x.data, gamma.data, beta.data, out.data, mean, rstd, rows, cols, eps);
@@ -85,7 +85,7 @@ export function dropout(x: Tensor, p: number, training: boolean, rng: SeedSource
   if (!training || p === 0) return x;
   if (!(p > 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   const n = x.size;
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   const keep = new Uint8Array(n);
   kernels.dropoutForward(x.data, out.data, keep, n, p, rng.nextUint32());
   return record(out, [x], (g) => {

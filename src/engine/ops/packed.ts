@@ -6,7 +6,7 @@
  */
 import { gradTarget, record } from "../autograd.ts";
 import { kernels } from "../kernels/index.ts";
-import { Tensor } from "../tensor.ts";
+import { Tensor, emptyFloat32 } from "../tensor.ts";
 
 /** The layout of a packed batch for attention with `heads` heads over `hidden` features. */
 export interface AttentionPacking {
@@ -69,7 +69,7 @@ export function packedAttentionScores(q: Tensor, k: Tensor, pack: AttentionPacki
   checkRows("packedAttentionScores", q, pack);
   checkRows("packedAttentionScores", k, pack);
   const { hidden: H, headDim: d, lens, rowOffs, blockOffs } = pack;
-  const out = Tensor.zeros([pack.blockTotal]);
+  const out = Tensor.empty([pack.blockTotal]);
   for (let b = 0; b < lens.length; b++) {
     const L = lens[b]!;
     kernels.sgemmBatched(false, true, L, L, d, 1, q.data, rowOffs[b]!, H, k.data, rowOffs[b]!, H, 0, out.data, blockOffs[b]!, L);
@@ -97,7 +97,7 @@ export function packedAttentionScores(q: Tensor, k: Tensor, pack: AttentionPacki
 export function packedSoftmax(s: Tensor, pack: AttentionPacking, scale: number): Tensor {
   if (s.size !== pack.blockTotal) throw new Error(`packedSoftmax:${s.label()} does not match ${pack.blockTotal} score elements`);
   const { heads, lens, blockStarts } = pack;
-  const out = Tensor.zeros(s.shape);
+  const out = Tensor.empty(s.shape);
   for (let b = 0; b < lens.length; b++) {
     const L = lens[b]!;
     const o = blockStarts[b]!;
@@ -107,7 +107,7 @@ export function packedSoftmax(s: Tensor, pack: AttentionPacking, scale: number):
   return record(out, [s], (g) => {
     // Every element belongs to one block, so the kernel's overwrite covers dst; add when s already has a gradient.
     const had = s.grad !== null;
-    const dst = had ? new Float32Array(s.size) : (s.grad = new Float32Array(s.size));
+    const dst = had ? emptyFloat32(s.size) : (s.grad = emptyFloat32(s.size));
     for (let b = 0; b < lens.length; b++) {
       const L = lens[b]!;
       const o = blockStarts[b]!;
@@ -123,7 +123,7 @@ export function packedAttentionContext(p: Tensor, v: Tensor, pack: AttentionPack
   if (p.size !== pack.blockTotal) throw new Error(`packedAttentionContext: probs${p.label()} do not match ${pack.blockTotal} score elements`);
   checkRows("packedAttentionContext", v, pack);
   const { hidden: H, headDim: d, lens, rowOffs, blockOffs } = pack;
-  const out = Tensor.zeros([pack.rows, H]);
+  const out = Tensor.empty([pack.rows, H]);
   for (let b = 0; b < lens.length; b++) {
     const L = lens[b]!;
     kernels.sgemmBatched(false, false, L, d, L, 1, p.data, blockOffs[b]!, L, v.data, rowOffs[b]!, H, 0, out.data, rowOffs[b]!, H);
@@ -162,10 +162,10 @@ export function scatterRows(x: Tensor, rows: Int32Array, outRows: number): Tenso
   kernels.embeddingBackward(x.data, rows, out.data, rows.length, cols);
   return record(out, [x], (g) => {
     if (x.grad === null) {
-      x.grad = new Float32Array(x.size);
+      x.grad = emptyFloat32(x.size);
       kernels.embeddingForward(g, rows, x.grad, rows.length, cols);
     } else {
-      const tmp = new Float32Array(x.size);
+      const tmp = emptyFloat32(x.size);
       kernels.embeddingForward(g, rows, tmp, rows.length, cols);
       kernels.axpy(1, tmp, x.grad, x.size);
     }
