@@ -1,7 +1,8 @@
 // Builds the optional native kernels (native/) with node-gyp. A failed build is not fatal:
 // md2pr then runs on its TypeScript kernels and says so once at run time.
+// Without --force the build is skipped when the addon exists and is newer than every native source.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,7 +14,15 @@ if (process.env.MD2PR_SKIP_NATIVE === "1") {
   console.log("md2pr: MD2PR_SKIP_NATIVE=1, native kernels not built");
   process.exit(0);
 }
-if (!force && existsSync(addon)) process.exit(0);
+
+function newestSource() {
+  const files = [join(nativeDir, "binding.gyp"), join(root, "scripts", "has-openblas.sh")];
+  const src = join(nativeDir, "src");
+  if (existsSync(src)) for (const f of readdirSync(src)) files.push(join(src, f));
+  return Math.max(...files.filter((f) => existsSync(f)).map((f) => statSync(f).mtimeMs));
+}
+
+if (!force && existsSync(addon) && statSync(addon).mtimeMs >= newestSource()) process.exit(0);
 
 // npm passes its bundled node-gyp in npm_config_node_gyp; fall back to a node-gyp on PATH.
 const npmGyp = process.env.npm_config_node_gyp;
@@ -22,6 +31,7 @@ const [cmd, args] = npmGyp && existsSync(npmGyp)
   : ["node-gyp", ["rebuild"]];
 const result = spawnSync(cmd, args, { cwd: nativeDir, stdio: "inherit" });
 if (result.status !== 0) {
-  console.warn("md2pr: WARNING: native kernels failed to build; md2pr will use the (slower) TypeScript kernels.");
+  const why = result.error ? ` (${result.error.message})` : "";
+  console.warn(`md2pr: WARNING: native kernels failed to build${why}; md2pr will use the (slower) TypeScript kernels.`);
 }
 process.exit(0);

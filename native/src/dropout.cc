@@ -16,21 +16,52 @@ static inline __attribute__((always_inline)) uint32_t DropoutHash(uint32_t seed,
   return h;
 }
 
-MD2PR_CLONES
-void DropoutForwardRange(const float* x, float* out, uint8_t* keep, size_t b, size_t e, double p, uint32_t seed,
-                         float s) {
-  // keep <=> h / 2^32 >= p  <=>  h >= ceil(p * 2^32) (exact: h / 2^32 is exact in double).
+typedef uint32_t v8u __attribute__((vector_size(32), aligned(4)));
+
+// Keep threshold: keep <=> h / 2^32 >= p <=> h >= ceil(p * 2^32) (h / 2^32 is exact in double).
+// Returns 2^32 when nothing is kept (p >= 1 or NaN, since u >= NaN is false).
+uint64_t KeepThreshold(double p) {
   double t = p * 4294967296.0;
-  uint64_t thr;
-  if (t != t || t >= 4294967296.0) {
-    thr = uint64_t(1) << 32;  // p NaN or >= 1: nothing kept (u >= NaN is false)
-  } else if (t <= 0) {
-    thr = 0;
-  } else {
-    thr = static_cast<uint64_t>(t);
-  }
+  if (t != t || t >= 4294967296.0) return uint64_t(1) << 32;
+  if (t <= 0) return 0;
+  uint64_t thr = static_cast<uint64_t>(t);
   if (static_cast<double>(thr) < t) thr++;  // ceil
-  for (size_t i = b; i < e; i++) {
+  return thr;
+}
+
+MD2PR_CLONES
+void DropoutForwardRange(const float* x, float* out, uint8_t* keep, size_t b, size_t e, uint64_t thr, uint32_t seed,
+                         float s) {
+  size_t i = b;
+  if (thr >= (uint64_t(1) << 32)) {  // nothing kept
+    for (; i < e; i++) {
+      keep[i] = 0;
+      out[i] = 0.f;
+    }
+    return;
+  }
+  {
+    const v8u vseed = v8u{seed, seed, seed, seed, seed, seed, seed, seed};
+    const uint32_t t32 = static_cast<uint32_t>(thr);
+    const v8u vthr = v8u{t32, t32, t32, t32, t32, t32, t32, t32};
+    const v8u lane = v8u{0, 1, 2, 3, 4, 5, 6, 7};
+    const v8f vs = v8_set1(s), zero = v8_set1(0.f);
+    for (; i + 8 <= e; i += 8) {
+      const uint32_t i32 = static_cast<uint32_t>(i);
+      v8u h = (lane + i32) * 0x9E3779B9u;
+      h ^= vseed;
+      h ^= h >> 16;
+      h *= 0x7feb352du;
+      h ^= h >> 15;
+      h *= 0x846ca68bu;
+      h ^= h >> 16;
+      v8i k = h >= vthr;  // -1 where kept
+      v8f xv = v8_load(x + i) * vs;
+      v8_store(out + i, k ? xv : zero);
+      for (int q = 0; q < 8; q++) keep[i + q] = static_cast<uint8_t>(k[q] & 1);
+    }
+  }
+  for (; i < e; i++) {
     uint32_t h = DropoutHash(seed, static_cast<uint32_t>(i));
     bool k = static_cast<uint64_t>(h) >= thr;
     keep[i] = k ? 1 : 0;
@@ -57,8 +88,9 @@ Napi::Value DropoutForward(const Napi::CallbackInfo& info) {
   args.need("keepMask", kl, n);
   if (!args.ok()) return args.fail();
   float s = static_cast<float>(1.0 / (1.0 - p));
-  ParallelFor(static_cast<size_t>(n), 16384,
-              [&](size_t b, size_t e) { DropoutForwardRange(x, out, keep, b, e, p, seed, s); });
+  const uint64_t thr = KeepThreshold(p);
+  ParallelFor(static_cast<size_t>(n), 32768,
+              [&](size_t b, size_t e) { DropoutForwardRange(x, out, keep, b, e, thr, seed, s); });
   return info.Env().Undefined();
 }
 

@@ -1,6 +1,9 @@
 // A tiny persistent thread pool: NumThreads()-1 workers plus the calling thread. Workers spin briefly
 // after a job (jobs come in bursts during a training step) and then sleep on a condition variable.
 #include <atomic>
+#ifdef __linux__
+#include <sched.h>
+#endif
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -125,9 +128,16 @@ class Pool {
   int nparts_ = 0;
 };
 
+// MD2PR_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on (affinity mask).
 int DefaultThreads() {
-  const char* env = std::getenv("MD2PR_NUM_THREADS");
-  if (env && std::atoi(env) > 0) return std::atoi(env);
+  for (const char* name : {"MD2PR_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    const char* env = std::getenv(name);
+    if (env && std::atoi(env) > 0) return std::atoi(env);
+  }
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
   unsigned hc = std::thread::hardware_concurrency();
   return hc == 0 ? 1 : static_cast<int>(hc);
 }

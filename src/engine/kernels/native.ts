@@ -54,7 +54,8 @@ function tryLoad(): NativeLoad {
   let addon: Record<string, unknown>;
   try {
     const require = createRequire(import.meta.url);
-    addon = require(NATIVE_ADDON_PATH) as Record<string, unknown>;
+    // MD2PR_NATIVE_ADDON overrides the path (used to test other builds, e.g. without OpenBLAS).
+    addon = require(process.env.MD2PR_NATIVE_ADDON || NATIVE_ADDON_PATH) as Record<string, unknown>;
   } catch (e) {
     const msg = e instanceof Error ? e.message.split("\n")[0]! : String(e);
     return { ok: false, reason: (e as { code?: string }).code === "MODULE_NOT_FOUND" ? "addon not built" : msg };
