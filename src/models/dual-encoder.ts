@@ -84,7 +84,13 @@ export class DualEncoder {
     if (!existsSync(settingsPath)) return DualEncoder.fromBert(dir);
     const raw = JSON.parse(readFileSync(settingsPath, "utf8")) as Partial<DualEncoderSettings> & { type?: string };
     if (raw.type !== "dual-encoder") throw new Error(`${settingsPath}: not a dual-encoder (type ${String(raw.type)})`);
-    const s = { ...DEFAULT_DUAL_ENCODER_SETTINGS, ...raw };
+    const s: DualEncoderSettings = {
+      shared: raw.shared ?? DEFAULT_DUAL_ENCODER_SETTINGS.shared,
+      pooling: raw.pooling ?? DEFAULT_DUAL_ENCODER_SETTINGS.pooling,
+      similarity: raw.similarity ?? DEFAULT_DUAL_ENCODER_SETTINGS.similarity,
+      maxQueryLength: raw.maxQueryLength ?? DEFAULT_DUAL_ENCODER_SETTINGS.maxQueryLength,
+      maxPassageLength: raw.maxPassageLength ?? DEFAULT_DUAL_ENCODER_SETTINGS.maxPassageLength,
+    };
     if (s.shared) {
       const m = bertFrom(dir);
       return new DualEncoder(m, m, s);
@@ -124,7 +130,9 @@ export class DualEncoder {
     const mix = (v: number): void => {
       h = Math.imul(h ^ v, 0x01000193) >>> 0;
     };
-    for (const ch of JSON.stringify(this.settings)) mix(ch.charCodeAt(0));
+    const s = this.settings;
+    // Only what changes the vectors (fixed key order, so a loaded model hashes like the one that was saved).
+    for (const ch of JSON.stringify([s.shared, s.pooling, s.similarity, s.maxQueryLength, s.maxPassageLength])) mix(ch.charCodeAt(0));
     for (const [name, t] of this.parameters()) {
       for (const ch of name) mix(ch.charCodeAt(0));
       const words = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
