@@ -51,12 +51,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       await runPretrain({ ...DEFAULT_PRETRAIN, ...DEMO_PRETRAIN, outputDir: base, seed: options.seed });
     }
   }
-  const cfg: PipelineConfig = readPipelineConfig(options.configFile, {
-    ...DEMO_OVERRIDES,
-    outputDir: options.outputDir,
-    seed: options.seed,
-    base,
-  });
+  // The demo's sizes, then the user's config file, then the output directory, seed and base of this run.
+  const demoDefaults = readPipelineConfig(null, DEMO_OVERRIDES);
+  const cfg: PipelineConfig = readPipelineConfig(options.configFile, { outputDir: options.outputDir, seed: options.seed, base }, demoDefaults);
   const data = await loadPipelineData(cfg);
   log(`SciFact: ${data.docs.size} passages, ${data.train.size} train / ${data.dev.size} dev / ${data.test.size} test queries`);
   const bm25 = await loadOrBuildBm25(cfg, data.docs);
@@ -80,7 +77,7 @@ export const DEMO_BASE = "models/base-scifact";
 /** Sizes of the base that --from-scratch pretrains (the same as the shipped one). */
 export const DEMO_PRETRAIN = {
   model: { hiddenSize: 128, numHiddenLayers: 4, numAttentionHeads: 2, intermediateSize: 512 },
-  steps: 1500,
+  steps: 700,
   warmupSteps: 100,
   learningRate: 1e-3,
 };

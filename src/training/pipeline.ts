@@ -286,9 +286,9 @@ export async function evaluateSystems(
   return rows;
 }
 
-/** Reads a JSON config file over the defaults (nested objects merged). */
-export function readPipelineConfig(file: string | null, overrides: Record<string, unknown> = {}): PipelineConfig {
-  let merged: Record<string, unknown> = structuredClone(DEFAULT_PIPELINE) as unknown as Record<string, unknown>;
+/** Reads a JSON config file over the defaults, then the overrides (nested objects merged at each step). */
+export function readPipelineConfig(file: string | null, overrides: Record<string, unknown> = {}, defaults: PipelineConfig = DEFAULT_PIPELINE): PipelineConfig {
+  let merged: Record<string, unknown> = structuredClone(defaults) as unknown as Record<string, unknown>;
   if (file) {
     let json: unknown;
     try {
