@@ -18,7 +18,7 @@
 
 namespace md2pr {
 
-// 8 x float via GCC/Clang vector extensions (AVX on haswell clones, 2 x SSE on the baseline).
+// 8 x float via GCC/Clang vector extensions (AVX2/FMA in the x86-64-v3 clones, 2 x SSE on the baseline).
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
 typedef int32_t v8i __attribute__((vector_size(32), aligned(4)));
 

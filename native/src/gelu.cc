@@ -31,7 +31,10 @@ static inline __attribute__((always_inline)) v8f GeluD(v8f x, bool approximate) 
     v8f sat = x > 0 ? one : v8_set1(0.f);
     return v8_abs(x) > v8_set1(10.f) ? sat : d;
   }
-  return half * (one + v8_erf(x * v8_set1(kInvSqrt2))) + x * v8_set1(kInvSqrt2Pi) * v8_exp(v8_set1(-0.5f) * x * x);
+  // phi(x) = exp(-x^2 / 2) / sqrt(2 pi) = exp(-(x / sqrt 2)^2) / sqrt(2 pi): shares the exp inside erf.
+  v8f e;
+  v8f erf = v8_erf_exp(x * v8_set1(kInvSqrt2), &e);
+  return half * (one + erf) + x * v8_set1(kInvSqrt2Pi) * e;
 }
 
 MD2PR_CLONES

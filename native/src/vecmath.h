@@ -38,6 +38,22 @@ static inline __attribute__((always_inline)) v8f v8_exp(v8f x) {
 
 static inline __attribute__((always_inline)) v8f v8_abs(v8f x) { return x < 0 ? -x : x; }
 
+// erf(x), also returning exp(-x^2) (which it computes anyway) in *expNegSq.
+static inline __attribute__((always_inline)) v8f v8_erf_exp(v8f x, v8f* expNegSq) {
+  v8f z = v8_abs(x);
+  v8f t = v8_set1(1.f) / (v8_set1(1.f) + v8_set1(0.3275911f) * z);
+  v8f poly = v8_set1(1.061405429f);
+  poly = poly * t + v8_set1(-1.453152027f);
+  poly = poly * t + v8_set1(1.421413741f);
+  poly = poly * t + v8_set1(-0.284496736f);
+  poly = poly * t + v8_set1(0.254829592f);
+  poly = poly * t;
+  v8f e = v8_exp(-z * z);
+  *expNegSq = e;
+  v8f r = v8_set1(1.f) - poly * e;
+  return x < 0 ? -r : r;
+}
+
 static inline __attribute__((always_inline)) v8f v8_erf(v8f x) {
   v8f z = v8_abs(x);
   v8f t = v8_set1(1.f) / (v8_set1(1.f) + v8_set1(0.3275911f) * z);
