@@ -40,7 +40,7 @@ Napi::Value AdamWStep(const Napi::CallbackInfo& info) {
   float decay = static_cast<float>(1.0 - lr * wd);
   float stepSize = static_cast<float>(lr / bias1);
   float bias2Sqrt = static_cast<float>(std::sqrt(bias2));
-  ParallelFor(n, 32768, [&](size_t b, size_t e) {
+  ParallelFor(n, 65536, [&](size_t b, size_t e) {
     AdamWRange(p, g, m, v, b, e, decay, static_cast<float>(beta1), static_cast<float>(beta2),
                static_cast<float>(1.0 - beta1), static_cast<float>(1.0 - beta2), stepSize, bias2Sqrt,
                static_cast<float>(eps));

@@ -7,7 +7,7 @@ namespace md2pr {
 
 namespace {
 
-constexpr size_t kMinPerThread = 32768;  // below this a second thread costs more than it saves
+constexpr size_t kMinPerThread = 65536;  // memory-bound: below this a second thread costs more than it saves
 
 MD2PR_CLONES
 void AddBiasRows(const float* x, const float* bias, float* out, size_t r0, size_t r1, size_t cols) {

@@ -71,7 +71,7 @@ Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   args.need("x", xl, n);
   args.need("out", ol, n);
   if (!args.ok()) return args.fail();
-  ParallelFor(static_cast<size_t>(n), 8192, [&](size_t b, size_t e) { GeluForwardRange(x, out, b, e, approximate); });
+  ParallelFor(static_cast<size_t>(n), 16384, [&](size_t b, size_t e) { GeluForwardRange(x, out, b, e, approximate); });
   return info.Env().Undefined();
 }
 
@@ -87,7 +87,7 @@ Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   args.need("dOut", gl, n);
   args.need("dX", dl, n);
   if (!args.ok()) return args.fail();
-  ParallelFor(static_cast<size_t>(n), 8192,
+  ParallelFor(static_cast<size_t>(n), 16384,
               [&](size_t b, size_t e) { GeluBackwardRange(x, dOut, dX, b, e, approximate); });
   return info.Env().Undefined();
 }

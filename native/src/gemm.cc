@@ -289,6 +289,8 @@ Napi::Value SgemmBatched(const Napi::CallbackInfo& info) {
   auto item = [&](int64_t i, GemmFn fn) {
     fn(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a + aOffs[i], g.lda, g.b + bOffs[i], g.ldb, g.beta, g.c + cOffs[i], g.ldc);
   };
+  // Tiny batches: a pool hand-off (microseconds, far more on a busy machine) costs more than the work.
+  if (g_batchedStrategy == 0 && 2.0 * batch * g.m * g.n * g.k < 4e6) strategy = 1;
   if (strategy != 1 && batch > 1) {
     // Items run concurrently only when their C tiles start at distinct offsets (repeated offsets mean
     // accumulation into one C, which must stay sequential).
