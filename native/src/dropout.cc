@@ -17,6 +17,7 @@ static inline __attribute__((always_inline)) uint32_t DropoutHash(uint32_t seed,
 }
 
 typedef uint32_t v8u __attribute__((vector_size(32), aligned(4)));
+typedef uint8_t v8b __attribute__((vector_size(8), aligned(1)));
 
 // Keep threshold: keep <=> h / 2^32 >= p <=> h >= ceil(p * 2^32) (h / 2^32 is exact in double).
 // Returns 2^32 when nothing is kept (p >= 1 or NaN, since u >= NaN is false).
@@ -58,7 +59,8 @@ void DropoutForwardRange(const float* x, float* out, uint8_t* keep, size_t b, si
       v8i k = h >= vthr;  // -1 where kept
       v8f xv = v8_load(x + i) * vs;
       v8_store(out + i, k ? xv : zero);
-      for (int q = 0; q < 8; q++) keep[i + q] = static_cast<uint8_t>(k[q] & 1);
+      v8b kb = __builtin_convertvector(k & 1, v8b);
+      __builtin_memcpy(keep + i, &kb, 8);
     }
   }
   for (; i < e; i++) {
@@ -71,7 +73,13 @@ void DropoutForwardRange(const float* x, float* out, uint8_t* keep, size_t b, si
 
 MD2PR_CLONES
 void DropoutBackwardRange(const float* dOut, const uint8_t* keep, float* dX, size_t b, size_t e, float s) {
-  for (size_t i = b; i < e; i++) dX[i] = keep[i] ? dOut[i] * s : 0.f;
+  size_t i = b;
+  const v8f vs = v8_set1(s), zero = v8_set1(0.f);
+  for (; i + 8 <= e; i += 8) {
+    v8i k = v8i{keep[i], keep[i + 1], keep[i + 2], keep[i + 3], keep[i + 4], keep[i + 5], keep[i + 6], keep[i + 7]};
+    v8_store(dX + i, k != 0 ? v8_load(dOut + i) * vs : zero);
+  }
+  for (; i < e; i++) dX[i] = keep[i] ? dOut[i] * s : 0.f;
 }
 
 Napi::Value DropoutForward(const Napi::CallbackInfo& info) {
