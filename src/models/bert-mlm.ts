@@ -33,7 +33,7 @@ export class BertForMaskedLM {
 
   /** Vocabulary logits [positions.length, V] at the given flat positions (b * seq + t) of the batch. */
   forward(input: BertInput, positions: Int32Array, opts: BertForwardOptions = {}): Tensor {
-    const out = this.bert.forward(input, opts);
+    const out = this.bert.forward(input, { packed: true, ...opts });
     const h = gatherRows(out.lastHidden, positions);
     const t = this.transformNorm.forward(activate(this.transform.forward(h), this.config.hiddenAct === "gelu" ? "gelu" : "gelu_tanh"));
     return linear(t, this.bert.embeddings.wordEmbeddings.weight, this.decoderBias);

@@ -72,7 +72,7 @@ export class CrossEncoder {
 
   /** Scores pair-encoded inputs; lexical [B] (e.g. BM25 scores) is required when the prior is on. */
   forward(input: BertInput, opts: BertForwardOptions & { lexical?: Float32Array } = {}): CrossEncoderOutput {
-    const out = this.bert.forward(input, opts);
+    const out = this.bert.forward(input, { packed: true, ...opts });
     const pooled = opts.training && opts.rng ? dropout(out.pooled!, this.config.hiddenDropoutProb, true, opts.rng) : out.pooled!;
     let scores = reshape(linear(pooled, this.classifier.weight, this.classifier.bias), [input.batch]);
     if (this.lexicalWeight) {

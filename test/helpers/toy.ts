@@ -52,8 +52,10 @@ export async function toySet(): Promise<Toy> {
   return { tokenizer, corpus, examples, config };
 }
 
-export function toyModels(toy: Toy, seed: number, rankerHidden = 16): { ranker: CrossEncoder; retriever: DualEncoder } {
-  const rankerConfig = makeBertConfig({ ...toy.config, hiddenSize: rankerHidden, intermediateSize: rankerHidden * 2 });
+export function toyModels(toy: Toy, seed: number, rankerHidden = 16, dropout = 0.1): { ranker: CrossEncoder; retriever: DualEncoder } {
+  const rankerConfig = makeBertConfig({
+    ...toy.config, hiddenSize: rankerHidden, intermediateSize: rankerHidden * 2, hiddenDropoutProb: dropout, attentionProbsDropoutProb: dropout,
+  });
   return {
     ranker: CrossEncoder.random(rankerConfig, seed + 1),
     retriever: DualEncoder.random(toy.config, { maxQueryLength: 12, maxPassageLength: 24 }, seed),
