@@ -27,8 +27,14 @@ if (!force && existsSync(addon) && statSync(addon).mtimeMs >= newestSource()) pr
 // npm passes its bundled node-gyp in npm_config_node_gyp; fall back to a node-gyp on PATH.
 const npmGyp = process.env.npm_config_node_gyp;
 const [cmd, args] = npmGyp && existsSync(npmGyp)
-  ? [process.execPath, [npmGyp, "rebuild"]]
-  : ["node-gyp", ["rebuild"]];
+  ? [process.execPath, [npmGyp, "rebuild", "--jobs=max"]]
+  : ["node-gyp", ["rebuild", "--jobs=max"]];
+// Build against the headers of the running node when it ships them (distro packages and official tarballs
+// do), so that no header download is needed; an explicit npm nodedir setting wins.
+const prefix = dirname(dirname(process.execPath));
+if (!process.env.npm_config_nodedir && existsSync(join(prefix, "include", "node", "node_api.h"))) {
+  args.push(`--nodedir=${prefix}`);
+}
 const result = spawnSync(cmd, args, { cwd: nativeDir, stdio: "inherit" });
 if (result.status !== 0) {
   const why = result.error ? ` (${result.error.message})` : "";
