@@ -4,6 +4,7 @@
  * addon against the reference (skipped, with a message, when the addon is not built).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { loadNativeKernels, type NativeKernels } from "../src/engine/kernels/native.ts";
 import { referenceKernels as R } from "../src/engine/kernels/reference.ts";
@@ -729,5 +730,39 @@ describe("native kernels vs reference", { skip: skipNative }, () => {
     assert.throws(() => K.sgemm(false, false, 2, 2, 2, 1, new Float32Array(4), 0, 1, new Float32Array(4), 0, 2, 0, new Float32Array(4), 0, 2), /leading dimension/);
     assert.throws(() => K.softmaxForward(new Float32Array(4), new Float32Array(4), 2, 2, 1, new Float32Array(2), 1), /softmaxForward: mask/);
     assert.throws(() => K.add(new Float32Array(2), new Float32Array(2), new Float32Array(2), -1), /add: n/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// backend selection (index.ts), in child processes so the environment can vary
+
+describe("kernel selection", () => {
+  const probe = (env: Record<string, string>) => {
+    const code = 'const m = await import("./src/engine/kernels/index.ts"); console.log(m.kernels.backend + "|" + m.kernelsInfo());';
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+      cwd: new URL("..", import.meta.url).pathname, env: { ...process.env, ...env }, encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return { out: r.stdout.trim(), err: r.stderr };
+  };
+
+  it("falls back to TypeScript with exactly one warning line when the addon cannot load", () => {
+    const { out, err } = probe({ MD2PR_NATIVE_ADDON: "/nonexistent/md2pr_native.node", MD2PR_KERNELS: "" });
+    assert.match(out, /^typescript\|typescript \(native unavailable: /);
+    const lines = err.split("\n").filter((l) => l.length > 0);
+    assert.equal(lines.length, 1, err);
+    assert.match(lines[0]!, /^md2pr: native kernels unavailable \(.+\); using TypeScript kernels$/);
+  });
+
+  it("MD2PR_KERNELS=typescript selects the reference kernels silently", () => {
+    const { out, err } = probe({ MD2PR_KERNELS: "typescript" });
+    assert.equal(out, "typescript|typescript (MD2PR_KERNELS=typescript)");
+    assert.equal(err, "");
+  });
+
+  it("selects the native kernels when the addon loads", { skip: skipNative }, () => {
+    const { out, err } = probe({ MD2PR_KERNELS: "" });
+    assert.match(out, /^native\|native \(/);
+    assert.equal(err, "");
   });
 });
