@@ -124,15 +124,15 @@ export async function runPipeline(cfg: PipelineConfig, stage: Stage, mineFile?: 
       return;
     }
   }
-  // The evaluated retriever is the saved one, as `md2pr search --model` loads it, so <out>/index serves both.
+  // The evaluated retriever is the saved one, as `md2pr search --model` loads it, so <out>/index-<name> serves both.
   const name = cfg.secondRound && hasRetriever(cfg, "retriever-round2") ? "retriever-round2" : "retriever";
   if (!hasRetriever(cfg, name)) {
     throw new CliError(`no retriever in ${join(cfg.outputDir, name)}: run \`md2pr train --stage retriever\` first`);
   }
   const retriever = DualEncoder.load(join(cfg.outputDir, name));
 
-  clearStaleIndex(join(cfg.outputDir, "index"), retriever.fingerprint());
-  const rows = await evaluateSystems(cfg, l.data, l.bm25, corpus, retriever, ranker);
+  clearStaleIndex(join(cfg.outputDir, `index-${name}`), retriever.fingerprint());
+  const rows = await evaluateSystems(cfg, l.data, l.bm25, corpus, retriever, ranker, { indexName: name });
   process.stdout.write(`${cfg.testSplit} split, ${l.data.test.size} queries:\n`);
   process.stdout.write(systemsTable(rows));
   process.stdout.write(`results: ${join(cfg.outputDir, "results.json")}\n`);

@@ -210,10 +210,13 @@ export async function trainRetriever(
 ): Promise<RetrieverResult> {
   const dir = join(cfg.outputDir, name);
   const devQueries = queriesOf(data, data.dev);
-  const evaluate = async (m: DualEncoder): Promise<Record<string, number>> => (await evaluateRetriever(m, corpus, devQueries, data.dev)).metrics;
+  // The final model's corpus index is kept in <out>/index-<name> and reused by the test evaluation.
+  const finalIndex = join(cfg.outputDir, `index-${name}`);
+  const evaluate = async (m: DualEncoder, indexDir?: string): Promise<Record<string, number>> =>
+    (await evaluateRetriever(m, corpus, devQueries, data.dev, 100, indexDir)).metrics;
   if (existsSync(join(dir, "md2pr.json"))) {
     const retriever = DualEncoder.load(dir);
-    return { retriever, dir, dev: await evaluate(retriever) };
+    return { retriever, dir, dev: await evaluate(retriever, finalIndex) };
   }
   const retriever = start ?? newRetriever(cfg, corpus.tokenizer);
   if (!start && cfg.warmup.steps > 0) {
@@ -236,7 +239,7 @@ export async function trainRetriever(
   }
   retriever.save(dir, { md2pr_stage: name });
   corpus.tokenizer.save(dir);
-  return { retriever, dir, dev: await evaluate(retriever) };
+  return { retriever, dir, dev: await evaluate(retriever, finalIndex) };
 }
 
 /** Re-mines negatives with the retriever (top-ranked non-positives), for the second round. */
@@ -262,6 +265,7 @@ export interface SystemRow {
 /** Evaluates BM25, the retriever, hybrid and retrieve+rerank on the test split; writes TREC runs and results.json. */
 export async function evaluateSystems(
   cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, corpus: TokenizedCorpus, retriever: DualEncoder, ranker: CrossEncoder | null,
+  options: { indexName?: string; bm25Rerank?: boolean } = {},
 ): Promise<SystemRow[]> {
   const testQueries = queriesOf(data, data.test);
   const runsDir = join(cfg.outputDir, "runs");
@@ -274,13 +278,15 @@ export async function evaluateSystems(
   };
   const lexicalRun = bm25Run(bm25, testQueries, 1000);
   await add("bm25", score(lexicalRun, data.test));
-  const dense = await evaluateRetriever(retriever, corpus, testQueries, data.test, 1000, join(cfg.outputDir, "index"));
+  const dense = await evaluateRetriever(retriever, corpus, testQueries, data.test, 1000, join(cfg.outputDir, `index-${options.indexName ?? "retriever"}`));
   await add("retriever", dense);
   await add("hybrid", score(hybridRun(lexicalRun, dense.run, 1000), data.test));
   if (ranker) {
     const lexical: LexicalScorer | undefined = ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
     await add("retriever+rerank", score(rerankRun(ranker, corpus, testQueries, dense.run, cfg.rerankDepth, cfg.lengths, lexical), data.test));
-    await add("bm25+rerank", score(rerankRun(ranker, corpus, testQueries, lexicalRun, cfg.rerankDepth, cfg.lengths, lexical), data.test));
+    if (options.bm25Rerank ?? true) {
+      await add("bm25+rerank", score(rerankRun(ranker, corpus, testQueries, lexicalRun, cfg.rerankDepth, cfg.lengths, lexical), data.test));
+    }
   }
   writeJsonAtomic(join(cfg.outputDir, "results.json"), rows);
   return rows;
