@@ -4,11 +4,15 @@
  * tool and shared by every variant; each retriever variant is trained with several seeds, evaluated on the test
  * queries, and the mean and spread written to results/ablation-scifact.json (and a Markdown table on stdout).
  *
- *   node --import tsx tools/ablation-scifact.ts [--seeds 0,1,2] [--steps N] [--out runs/ablation]
+ *   node --import tsx tools/ablation-scifact.ts [--seeds 0,1,2] [--variants contrastive,...] [--steps N] [--out runs/ablation]
  *
+ * Each (variant, seed) run keeps its test metrics in <out>/<variant>-seed<seed>/test.json and is skipped when that
+ * file exists, so disjoint --variants/--seeds subsets can run in parallel processes with --runs-only;
+ * --aggregate-only then only collects the finished runs (and scores the ranker) into the JSON. --shared DIR reuses a trained ranker (for
+ * example the demo's output directory, which has the same settings).
  * Settings come from DEFAULT_PIPELINE with the demo's sizes (src/cli/demo.ts), chosen on the dev split.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_BASE, DEMO_OVERRIDES } from "../src/cli/demo.ts";
@@ -27,6 +31,9 @@ const { values } = parseArgs({
     steps: { type: "string" },
     out: { type: "string", default: "runs/ablation" },
     variants: { type: "string", default: "contrastive,sentence,word,both,full" },
+    shared: { type: "string" },
+    "runs-only": { type: "boolean", default: false },
+    "aggregate-only": { type: "boolean", default: false },
   },
 });
 const seeds = values.seeds!.split(",").map(Number);
@@ -39,9 +46,11 @@ const variants: Record<string, { alpha: number; beta: number; filter: boolean }>
   full: { alpha: 1, beta: 1, filter: true },
 };
 const chosen = values.variants!.split(",");
-const command = `node --import tsx tools/ablation-scifact.ts ${process.argv.slice(2).join(" ")}`.trim();
+// The single command that produces every row (the runs may also be split over processes, see above).
+const command = ["node --import tsx tools/ablation-scifact.ts", `--seeds ${values.seeds}`, values.steps ? `--steps ${values.steps}` : "",
+  values.shared ? `--shared ${values.shared}` : "", `--out ${out}`].filter(Boolean).join(" ");
 
-const baseCfg = readPipelineConfig(null, { ...DEMO_OVERRIDES, base: DEMO_BASE, outputDir: join(out, "shared") });
+const baseCfg = readPipelineConfig(null, { ...DEMO_OVERRIDES, base: DEMO_BASE, outputDir: values.shared ?? join(out, "shared") });
 if (values.steps) baseCfg.retriever.steps = Number(values.steps);
 const data = await loadPipelineData(baseCfg);
 const bm25 = await loadOrBuildBm25(baseCfg, data.docs);
@@ -76,19 +85,30 @@ for (const name of chosen) {
     const cfg: PipelineConfig = structuredClone(baseCfg);
     cfg.seed = seed;
     cfg.outputDir = join(out, `${name}-seed${seed}`);
+    const done = join(cfg.outputDir, "test.json");
+    if (existsSync(done)) {
+      perSeed.push(JSON.parse(readFileSync(done, "utf8")) as Row["per_seed"][number]);
+      continue;
+    }
+    if (values["aggregate-only"]) continue;
     cfg.retriever.md2pr = { ...cfg.retriever.md2pr, alpha: v.alpha, beta: v.beta, filter: { ...cfg.retriever.md2pr.filter, enabled: v.filter } };
     const needsRanker = v.alpha > 0 || v.beta > 0 || v.filter;
     const trained = await trainRetriever(cfg, data, examples, corpus, needsRanker ? ranker.ranker : null, bm25);
     const test = await evaluateRetriever(trained.retriever, corpus, testQueries, data.test);
-    perSeed.push({ seed, ndcg10: test.metrics["ndcg@10"]!, mrr10: test.metrics["mrr@10"]!, recall100: test.metrics["recall@100"]!, dev_ndcg10: trained.dev["ndcg@10"]! });
+    const result = { seed, ndcg10: test.metrics["ndcg@10"]!, mrr10: test.metrics["mrr@10"]!, recall100: test.metrics["recall@100"]!, dev_ndcg10: trained.dev["ndcg@10"]! };
+    writeJsonAtomic(done, result);
+    perSeed.push(result);
     process.stdout.write(`${name} seed ${seed}: test ${JSON.stringify(test.metrics)} dev nDCG@10 ${trained.dev["ndcg@10"]!.toFixed(4)}\n`);
   }
+  if (perSeed.length === 0) continue;
   const col = (k: "ndcg10" | "mrr10" | "recall100" | "dev_ndcg10"): number[] => perSeed.map((r) => r[k]);
   rows.push({
     variant: name, ndcg10_mean: mean(col("ndcg10")), ndcg10_std: std(col("ndcg10")), mrr10_mean: mean(col("mrr10")), mrr10_std: std(col("mrr10")),
-    recall100_mean: mean(col("recall100")), recall100_std: std(col("recall100")), dev_ndcg10_mean: mean(col("dev_ndcg10")), seeds, per_seed: perSeed, command,
+    recall100_mean: mean(col("recall100")), recall100_std: std(col("recall100")), dev_ndcg10_mean: mean(col("dev_ndcg10")),
+    seeds: perSeed.map((r) => r.seed), per_seed: perSeed, command,
   });
 }
+if (values["runs-only"]) process.exit(0);
 const lexical = ranker.ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
 const first = bm25Run(bm25, testQueries, 1000);
 const reranked = score(rerankRun(ranker.ranker, corpus, testQueries, first, 100, baseCfg.lengths, lexical), data.test).metrics;

@@ -27,7 +27,7 @@ export interface DemoOptions {
 export const DEMO_OVERRIDES = {
   lengths: { maxQueryLength: 32, maxPassageLength: 96, maxPairLength: 128 },
   ranker: { steps: 100, batchSize: 8, negatives: 7, learningRate: 1e-4, warmupSteps: 10 },
-  retriever: { steps: 120, batchSize: 16, negatives: 3, learningRate: 2e-4, warmupSteps: 12 },
+  retriever: { steps: 300, batchSize: 16, negatives: 3, learningRate: 1e-3, warmupSteps: 30 },
   rerankDepth: 20,
   checkpointEvery: 20,
 };
