@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { kernelsInfo } from "../src/engine/kernels/index.ts";
 import { Rng } from "../src/engine/rng.ts";
 import type { BertInput } from "../src/models/bert.ts";
 import { bertConfigToJson, makeBertConfig, type BertConfig } from "../src/models/config.ts";
@@ -143,6 +144,17 @@ export function median(xs: readonly number[]): number {
 }
 
 /** Times fn: `warmup` untimed calls, then `repeats` timed ones (ms). Returns the times and the last value. */
+/** The child process's one JSON line (times, median, its own peak RSS, the kernel backend) read by the parent. */
+export function printChildResult(times: readonly number[], last: unknown): void {
+  console.log(JSON.stringify({
+    times_ms: times.map((t) => Math.round(t * 1000) / 1000),
+    median_ms: median(times),
+    peak_rss_mb: peakRssMb(),
+    kernels: kernelsInfo(),
+    last_value: last,
+  }));
+}
+
 export function timeRuns<T>(fn: () => T, repeats: number, warmup: number): { times: number[]; last: T | undefined } {
   let last: T | undefined;
   for (let i = 0; i < warmup; i++) last = fn();

@@ -16,6 +16,7 @@ import { DualEncoder } from "../src/models/dual-encoder.ts";
 import {
   bertMiniConfig, fmt, formatTable, loadAverage, median, parseArgs, peakRssMb, peerInputs, randomPaddedBatch,
   realTokens, runChild, runPeer, sliceBatch, timeRuns, type PeerResult,
+  printChildResult,
 } from "./common.ts";
 
 const PASSAGES = 256;
@@ -42,13 +43,7 @@ function child(repeats: number, warmup: number, packed: boolean): void {
     return check;
   });
   const { times, last } = timeRuns(pass, repeats, warmup);
-  console.log(JSON.stringify({
-    times_ms: times.map((t) => Math.round(t * 1000) / 1000),
-    median_ms: median(times),
-    peak_rss_mb: peakRssMb(),
-    kernels: kernelsInfo(),
-    last_value: last,
-  }));
+  printChildResult(times, last);
 }
 
 interface PeerTotal {

@@ -20,6 +20,7 @@ import { contrastiveLoss, scoreMatrix } from "../src/training/losses/contrastive
 import {
   bertMiniConfig, fmt, formatTable, loadAverage, median, parseArgs, peakRssMb, peerInputs, randomPaddedBatch,
   realTokens, runChild, runPeer, timeRuns, type PeerResult,
+  printChildResult,
 } from "./common.ts";
 
 const BATCH = 16;
@@ -55,13 +56,7 @@ function child(repeats: number, warmup: number, packed: boolean): void {
     return value;
   };
   const { times, last } = timeRuns(step, repeats, warmup);
-  console.log(JSON.stringify({
-    times_ms: times.map((t) => Math.round(t * 1000) / 1000),
-    median_ms: median(times),
-    peak_rss_mb: peakRssMb(),
-    kernels: kernelsInfo(),
-    last_value: last,
-  }));
+  printChildResult(times, last);
 }
 
 function main(): void {
