@@ -18,6 +18,7 @@ import { DualEncoder } from "../../src/models/dual-encoder.ts";
 import { WordPieceTokenizer, restrictVocabulary } from "../../src/models/tokenizer.ts";
 import { encodePieces, encodeQueries } from "../../src/retrieval/encode-corpus.ts";
 import { TokenizedCorpus, type CorpusText } from "../../src/retrieval/tokenized-corpus.ts";
+import { TOY_TOPICS } from "../helpers/toy.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bin = join(root, "bin", "md2pr.js");
@@ -336,16 +337,7 @@ describe("md2pr CLI", { concurrency: true }, () => {
   });
 
   describe("pipeline commands on a toy BEIR set", () => {
-    const topics = [
-      ["protein folding", "amino acid chains fold into three dimensional structures"],
-      ["vitamin d", "sunlight exposure raises vitamin levels in the blood"],
-      ["insulin resistance", "cells respond poorly to insulin in type two diabetes"],
-      ["gut bacteria", "the microbiome of the intestine affects immunity"],
-      ["sleep deprivation", "lack of sleep impairs memory and attention"],
-      ["antibiotic resistance", "bacteria evolve to survive common antibiotics"],
-      ["blood pressure", "salt intake is linked to hypertension in adults"],
-      ["stem cells", "pluripotent cells can become many tissue types"],
-    ];
+    const topics = TOY_TOPICS;
     const model = ["--hidden", "16", "--layers", "1", "--heads", "2", "--intermediate", "32"];
     const tiny = [
       "--base", "none", "--vocab", vocabFile, ...model,

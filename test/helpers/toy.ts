@@ -9,7 +9,8 @@ import type { TrainingExample } from "../../src/training/data.ts";
 const vocabFile = new URL("../../data/vocab/bert-base-uncased-vocab.txt", import.meta.url).pathname;
 const fallbackVocab = new URL("../../../shared/data/vocab/bert-base-uncased-vocab.txt", import.meta.url).pathname;
 
-const topics = [
+/** Eight (title, text) topics: the toy corpus of the training and CLI tests. */
+export const TOY_TOPICS = [
   ["protein folding", "amino acid chains fold into three dimensional structures"],
   ["vitamin d", "sunlight exposure raises vitamin levels in the blood"],
   ["insulin resistance", "cells respond poorly to insulin in type two diabetes"],
@@ -31,11 +32,11 @@ export async function toySet(): Promise<Toy> {
   const { existsSync } = await import("node:fs");
   const base = WordPieceTokenizer.fromVocabFile(existsSync(vocabFile) ? vocabFile : fallbackVocab);
   const docs = new Map<string, CorpusText>();
-  topics.forEach(([title, text], i) => {
+  TOY_TOPICS.forEach(([title, text], i) => {
     docs.set(`d${i}`, { title, text });
     docs.set(`x${i}`, { title: `${title} review`, text: `a review of ${text.split(" ").slice(0, 4).join(" ")} findings` });
   });
-  const queries = topics.map(([title], i) => ({ id: `q${i}`, text: `what is known about ${title}` }));
+  const queries = TOY_TOPICS.map(([title], i) => ({ id: `q${i}`, text: `what is known about ${title}` }));
   const texts = [...[...docs.values()].map((d) => `${d.title} ${d.text}`), ...queries.map((q) => q.text)];
   const { tokenizer } = restrictVocabulary(base, texts);
   const corpus = new TokenizedCorpus(docs, tokenizer);
@@ -43,7 +44,7 @@ export async function toySet(): Promise<Toy> {
     queryId: q.id,
     query: q.text,
     positiveIds: [`d${i}`],
-    negativeIds: [`x${i}`, `d${(i + 1) % topics.length}`, `x${(i + 2) % topics.length}`],
+    negativeIds: [`x${i}`, `d${(i + 1) % TOY_TOPICS.length}`, `x${(i + 2) % TOY_TOPICS.length}`],
   }));
   const config = makeBertConfig({
     vocabSize: tokenizer.vocabSize, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32,
