@@ -16,12 +16,13 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_BASE, DEMO_OVERRIDES } from "../src/cli/demo.ts";
+import { DualEncoder } from "../src/models/dual-encoder.ts";
 import { TokenizedCorpus } from "../src/retrieval/tokenized-corpus.ts";
 import { bm25Run, evaluateRetriever, rerankRun, score } from "../src/training/evaluation.ts";
 import { bm25LexicalScorer } from "../src/training/lexical.ts";
 import {
   loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, queriesOf, readPipelineConfig, trainRanker,
-  trainRetriever, type PipelineConfig,
+  trainRetriever, warmUpRetriever, type PipelineConfig,
 } from "../src/training/pipeline.ts";
 import { writeJsonAtomic } from "../src/util/atomic.ts";
 
@@ -93,7 +94,10 @@ for (const name of chosen) {
     if (values["aggregate-only"]) continue;
     cfg.retriever.md2pr = { ...cfg.retriever.md2pr, alpha: v.alpha, beta: v.beta, filter: { ...cfg.retriever.md2pr.filter, enabled: v.filter } };
     const needsRanker = v.alpha > 0 || v.beta > 0 || v.filter;
-    const trained = await trainRetriever(cfg, data, examples, corpus, needsRanker ? ranker.ranker : null, bm25);
+    // Every variant of a seed starts from the same self-supervised warm-up (trained once per seed, then loaded).
+    const warmDir = join(out, `warmup-seed${seed}`);
+    const start = cfg.warmup.steps > 0 ? (await warmUpRetriever({ ...cfg, outputDir: warmDir }, data, corpus), DualEncoder.load(join(warmDir, "retriever-warmup"))) : null;
+    const trained = await trainRetriever(cfg, data, examples, corpus, needsRanker ? ranker.ranker : null, bm25, "retriever", start);
     const test = await evaluateRetriever(trained.retriever, corpus, testQueries, data.test);
     const result = { seed, ndcg10: test.metrics["ndcg@10"]!, mrr10: test.metrics["mrr@10"]!, recall100: test.metrics["recall@100"]!, dev_ndcg10: trained.dev["ndcg@10"]! };
     writeJsonAtomic(done, result);

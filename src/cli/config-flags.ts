@@ -78,6 +78,8 @@ export const PIPELINE_FLAGS: readonly ConfigFlag[] = [
   { flags: "--no-word-hidden", paths: ["retriever.md2pr.wordHidden"], kind: sw, description: "drop the hidden-state distillation term" },
   { flags: "--no-filter", paths: ["retriever.md2pr.filter.enabled"], kind: sw, description: "switch the false-negative filter off" },
   { flags: "--self-supervised-steps <n>", paths: ["warmup.steps"], kind: int, description: "self-supervised warm-up steps of the retriever (0: off)" },
+  { flags: "--self-supervised-batch-size <n>", paths: ["warmup.batchSize"], kind: int, description: "self-supervised warm-up pairs per step" },
+  { flags: "--self-supervised-lr <x>", paths: ["warmup.learningRate"], kind: float, description: "self-supervised warm-up learning rate" },
   { flags: "--self-supervised-kinds <list>", paths: ["warmup.kinds"], kind: { type: "list" }, description: "warm-up pair kinds, comma-separated (title,ict)" },
   { flags: "--second-round", paths: ["secondRound"], kind: sw, description: "re-mine negatives with the retriever and train a second round" },
   { flags: "--rerank-depth <n>", paths: ["rerankDepth"], kind: int, description: "candidates the ranker reranks in evaluation" },

@@ -26,7 +26,7 @@ export interface DemoOptions {
 /** The demo's sizes: chosen to finish in about 15 minutes on 2 cores (see README, "Demo"). */
 export const DEMO_OVERRIDES = {
   lengths: { maxQueryLength: 32, maxPassageLength: 96, maxPairLength: 128 },
-  ranker: { steps: 100, batchSize: 8, negatives: 7, learningRate: 1e-4, warmupSteps: 10 },
+  ranker: { steps: 300, batchSize: 8, negatives: 7, learningRate: 1e-3, warmupSteps: 30 },
   retriever: { steps: 300, batchSize: 16, negatives: 3, learningRate: 1e-3, warmupSteps: 30 },
   rerankDepth: 20,
   checkpointEvery: 20,

@@ -4,10 +4,12 @@
  *
  *   mask d  iff  s_C(q, d) - s_C(q, d+) > theta_t
  *
- * theta_t starts at thetaMin and is recomputed every `updateEvery` steps as the (1 - rho) quantile of the gaps
- * s_C(q, d-) - s_C(q, d+) seen since the last update, floored at thetaMin (default 0: the seed's rule, "never
- * a negative the ranker prefers to the positive"). So the filter follows the ranker's calibration and removes at
- * most about rho of the negatives. Only each query's own hard negatives are scored by the ranker; in-batch
+ * theta_t is recomputed every `updateEvery` steps as the (1 - rho) quantile of the gaps s_C(q, d-) - s_C(q, d+)
+ * seen since the last update, floored at thetaMin (default 0: the seed's rule, "never a negative the ranker
+ * prefers to the positive"). So the filter follows the ranker's calibration and removes at most about rho of the
+ * negatives. Before the first update theta is, with `calibrateFirstWindow` (default), the same quantile of the gaps
+ * seen so far (this step's included), so the rho bound holds from the first step; without it theta starts at
+ * thetaMin (a BM25-like teacher then masks a third of the hard negatives for the first K steps, measured on SciFact). Only each query's own hard negatives are scored by the ranker; in-batch
  * negatives of other queries are never masked. Switch it off with enabled = false (ablations).
  */
 export interface FalseNegativeFilterOptions {
@@ -18,6 +20,8 @@ export interface FalseNegativeFilterOptions {
   updateEvery: number;
   /** Floor of the threshold (default 0). */
   thetaMin: number;
+  /** Before the first update, theta is the (1 - rho) quantile of the gaps seen so far (default true); else thetaMin. */
+  calibrateFirstWindow: boolean;
 }
 
 export const DEFAULT_FALSE_NEGATIVE_FILTER: FalseNegativeFilterOptions = {
@@ -25,12 +29,15 @@ export const DEFAULT_FALSE_NEGATIVE_FILTER: FalseNegativeFilterOptions = {
   rho: 0.1,
   updateEvery: 50,
   thetaMin: 0,
+  calibrateFirstWindow: true,
 };
 
 export interface FilterState {
   theta: number;
   stepsSinceUpdate: number;
   window: number[];
+  /** Whether theta has had its first update (absent in checkpoints written before calibrateFirstWindow: true). */
+  updated?: boolean;
 }
 
 export interface FilterDecision {
@@ -57,11 +64,14 @@ export class DynamicFalseNegativeFilter {
     const keepOwn = new Uint8Array(batch * groupSize).fill(1);
     let masked = 0;
     const negatives = batch * (groupSize - 1);
+    const gapOf = (i: number, j: number): number => teacherScores[i * groupSize + j]! - teacherScores[i * groupSize]!;
+    for (let i = 0; i < batch; i++) for (let j = 1; j < groupSize; j++) this.state.window.push(gapOf(i, j));
+    if (this.options.calibrateFirstWindow && !this.state.updated) {
+      this.state.theta = Math.max(this.options.thetaMin, quantile(this.state.window, 1 - this.options.rho));
+    }
     for (let i = 0; i < batch; i++) {
-      const pos = teacherScores[i * groupSize]!;
       for (let j = 1; j < groupSize; j++) {
-        const gap = teacherScores[i * groupSize + j]! - pos;
-        this.state.window.push(gap);
+        const gap = gapOf(i, j);
         if (this.options.enabled && gap > this.state.theta) {
           keepOwn[i * groupSize + j] = 0;
           masked++;
@@ -74,6 +84,7 @@ export class DynamicFalseNegativeFilter {
       this.state.theta = Math.max(this.options.thetaMin, quantile(this.state.window, 1 - this.options.rho));
       this.state.window = [];
       this.state.stepsSinceUpdate = 0;
+      this.state.updated = true;
     }
     return decision;
   }

@@ -343,7 +343,7 @@ describe("md2pr CLI", { concurrency: true }, () => {
       "--base", "none", "--vocab", vocabFile, ...model,
       "--ranker-steps", "2", "--retriever-steps", "2", "--batch-size", "2", "--negatives", "1", "--dev-queries", "2",
       "--mined-negatives", "3", "--max-query-length", "12", "--max-passage-length", "24", "--max-pair-length", "36",
-      "--checkpoint-every", "0", "--rerank-depth", "5",
+      "--checkpoint-every", "0", "--rerank-depth", "5", "--self-supervised-steps", "2", "--self-supervised-batch-size", "4",
     ];
 
     it("print-config merges the defaults, a config file and the flags; bad settings fail", async () => {
@@ -425,7 +425,7 @@ describe("md2pr CLI", { concurrency: true }, () => {
       const whole = join(tmp, "toy-whole");
       const all = await md2pr(["train", "--data", data, "--out", whole, ...tiny, "--second-round", "--alpha", "0.5", "--no-filter"]);
       ok(all, "train (all stages, second round)");
-      for (const f of ["train-bm25.jsonl", "ranker/config.json", "retriever/md2pr.json", "train-round2.jsonl", "retriever-round2/md2pr.json", "results.json"]) {
+      for (const f of ["train-bm25.jsonl", "ranker/config.json", "retriever-warmup/md2pr.json", "retriever/md2pr.json", "train-round2.jsonl", "retriever-round2/md2pr.json", "results.json"]) {
         assert.ok(existsSync(join(whole, f)), `train wrote ${f}`);
       }
       assert.match(all.stdout, /^test split, 2 queries:/m);

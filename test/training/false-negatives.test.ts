@@ -4,25 +4,39 @@ import { DynamicFalseNegativeFilter, contrastiveKeepMask, quantile } from "../..
 
 describe("dynamic false-negative filter", () => {
   it("starts with the seed's rule: masks negatives the ranker scores above the positive", () => {
-    const f = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.1, updateEvery: 100, thetaMin: 0 });
+    const f = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.1, updateEvery: 100, thetaMin: 0, calibrateFirstWindow: false });
     // query 0: positive 1.0, negatives 2.0 (above: masked), 0.5 (kept); query 1: positive 3, negatives 3 (gap 0: kept), 4 (masked)
     const d = f.step(Float32Array.from([1, 2, 0.5, 3, 3, 4]), 2, 3);
     assert.deepEqual(Array.from(d.keepOwn), [1, 0, 1, 1, 1, 0]);
     assert.equal(d.maskedFraction, 0.5);
   });
   it("updates theta every K steps to the (1 - rho) quantile of the window, floored at thetaMin", () => {
-    const f = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.25, updateEvery: 2, thetaMin: 0 });
+    const f = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.25, updateEvery: 2, thetaMin: 0, calibrateFirstWindow: false });
     f.step(Float32Array.from([0, 1, 2]), 1, 3); // gaps 1, 2
     f.step(Float32Array.from([0, 3, 4]), 1, 3); // gaps 3, 4 -> window [1,2,3,4], 0.75 quantile = 3.25
     assert.ok(Math.abs(f.state.theta - 3.25) < 1e-12);
     const d = f.step(Float32Array.from([0, 3, 4]), 1, 3);
     assert.deepEqual(Array.from(d.keepOwn), [1, 1, 0]);
-    const g = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.5, updateEvery: 1, thetaMin: 0 });
+    const g = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.5, updateEvery: 1, thetaMin: 0, calibrateFirstWindow: false });
     g.step(Float32Array.from([0, -5, -3]), 1, 3);
     assert.equal(g.state.theta, 0, "negative quantile is floored at thetaMin");
   });
+  it("with calibrateFirstWindow, bounds the masked fraction by rho from the first step", () => {
+    const f = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.25, updateEvery: 3, thetaMin: 0, calibrateFirstWindow: true });
+    // gaps 1..8 (all above the positive): the seed's rule would mask all 8; the 0.75 quantile 6.25 masks 7 and 8
+    const d = f.step(Float32Array.from([0, 1, 2, 3, 4, 0, 5, 6, 7, 8]), 2, 5);
+    assert.deepEqual(Array.from(d.keepOwn), [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]);
+    assert.ok(Math.abs(d.theta - 6.25) < 1e-12);
+    // second step: window [1..8, -4..-1] (12 gaps), 0.75 quantile = 5.25 -> nothing masked among -4..-1
+    const e = f.step(Float32Array.from([0, -1, -2, -3, -4]), 1, 5);
+    assert.ok(Math.abs(e.theta - 5.25) < 1e-12);
+    assert.equal(e.maskedFraction, 0);
+    // a quantile below thetaMin is floored
+    const g = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.25, updateEvery: 3, thetaMin: 0, calibrateFirstWindow: true });
+    assert.equal(g.step(Float32Array.from([0, -3, -2, -1]), 1, 4).theta, 0);
+  });
   it("masks nothing when disabled but still reports theta", () => {
-    const f = new DynamicFalseNegativeFilter({ enabled: false, rho: 0.1, updateEvery: 10, thetaMin: 0 });
+    const f = new DynamicFalseNegativeFilter({ enabled: false, rho: 0.1, updateEvery: 10, thetaMin: 0, calibrateFirstWindow: false });
     const d = f.step(Float32Array.from([0, 5, 6]), 1, 3);
     assert.deepEqual(Array.from(d.keepOwn), [1, 1, 1]);
     assert.equal(d.maskedFraction, 0);
