@@ -20,6 +20,7 @@ import { DualEncoder } from "../src/models/dual-encoder.ts";
 import { TokenizedCorpus } from "../src/retrieval/tokenized-corpus.ts";
 import { bm25Run, evaluateRetriever, rerankRun, score } from "../src/training/evaluation.ts";
 import { bm25LexicalScorer } from "../src/training/lexical.ts";
+import { DEFAULT_MD2PR } from "../src/training/retriever-stage.ts";
 import {
   loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, queriesOf, readPipelineConfig, trainRanker,
   trainRetriever, warmUpRetriever, type PipelineConfig,
@@ -39,12 +40,14 @@ const { values } = parseArgs({
 });
 const seeds = values.seeds!.split(",").map(Number);
 const out = values.out!;
+// Each level at its default weight (DEFAULT_MD2PR: alpha 1, beta 0.1), or off.
+const { alpha: A, beta: B } = DEFAULT_MD2PR;
 const variants: Record<string, { alpha: number; beta: number; filter: boolean }> = {
   contrastive: { alpha: 0, beta: 0, filter: false },
-  sentence: { alpha: 1, beta: 0, filter: false },
-  word: { alpha: 0, beta: 1, filter: false },
-  both: { alpha: 1, beta: 1, filter: false },
-  full: { alpha: 1, beta: 1, filter: true },
+  sentence: { alpha: A, beta: 0, filter: false },
+  word: { alpha: 0, beta: B, filter: false },
+  both: { alpha: A, beta: B, filter: false },
+  full: { alpha: A, beta: B, filter: true },
 };
 const chosen = values.variants!.split(",");
 // The single command that produces every row (the runs may also be split over processes, see above).
