@@ -10,7 +10,9 @@
  * file exists, so disjoint --variants/--seeds subsets can run in parallel processes with --runs-only;
  * --aggregate-only then only collects the finished runs (and scores the ranker) into the JSON. --shared DIR reuses a trained ranker (for
  * example the demo's output directory, which has the same settings).
- * Settings come from DEFAULT_PIPELINE with the demo's sizes (src/cli/demo.ts), chosen on the dev split.
+ * Settings come from DEFAULT_PIPELINE with the demo's sizes (src/cli/demo.ts), chosen on the dev split. Every
+ * variant of a seed starts from the same self-supervised warm-up (title -> abstract, <out>/warmup-seed<seed>), made
+ * by the first run of that seed: when splitting over processes, give each seed's first run to one process only.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
