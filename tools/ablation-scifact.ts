@@ -103,7 +103,8 @@ for (const name of chosen) {
     const warmDir = join(out, `warmup-seed${seed}`);
     const start = cfg.warmup.steps > 0 ? (await warmUpRetriever({ ...cfg, outputDir: warmDir }, data, corpus), DualEncoder.load(join(warmDir, "retriever-warmup"))) : null;
     const trained = await trainRetriever(cfg, data, examples, corpus, needsRanker ? ranker.ranker : null, bm25, "retriever", start);
-    const test = await evaluateRetriever(trained.retriever, corpus, testQueries, data.test);
+    // the corpus index written by the dev evaluation (fingerprint-checked) serves the test queries too
+    const test = await evaluateRetriever(trained.retriever, corpus, testQueries, data.test, 100, join(cfg.outputDir, "index-retriever"));
     const result = { seed, ndcg10: test.metrics["ndcg@10"]!, mrr10: test.metrics["mrr@10"]!, recall100: test.metrics["recall@100"]!, dev_ndcg10: trained.dev["ndcg@10"]! };
     writeJsonAtomic(done, result);
     perSeed.push(result);
