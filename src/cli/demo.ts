@@ -23,7 +23,7 @@ export interface DemoOptions {
   seed: number;
 }
 
-/** The demo's sizes: chosen to finish in about 15 minutes on 2 cores (see README, "Demo"). */
+/** The demo's sizes: chosen to finish in about 20 minutes on 2 cores (README, "What `md2pr demo` does and prints"). */
 export const DEMO_OVERRIDES = {
   lengths: { maxQueryLength: 32, maxPassageLength: 96, maxPairLength: 128 },
   ranker: { steps: 300, batchSize: 8, negatives: 7, learningRate: 1e-3, warmupSteps: 30 },

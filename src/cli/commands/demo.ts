@@ -13,8 +13,9 @@ interface DemoCommandOptions {
 export function demoCommand(): Command {
   const cmd = newCommand(
     "demo",
-    "Runs the main job end to end on data/scifact, sized to finish in about 15 minutes on 2 CPU cores: the BM25 " +
-      "index, BM25-mined negatives, the ranker, the retriever distilled from it with the false-negative filter, and a " +
+    "Runs the main job end to end on data/scifact, sized to finish in about 20 minutes on 2 CPU cores: the BM25 " +
+      "index, BM25-mined negatives, the ranker, the retriever (a self-supervised warm-up, then distilled from the ranker " +
+      "with the false-negative filter), and a " +
       "table of BM25, the retriever, hybrid and retrieve+rerank on the test queries, with the paths of everything " +
       "written. It starts from the base BERT shipped in models/base-scifact; --from-scratch pretrains a base first. " +
       "A rerun reuses what the output directory holds.",
