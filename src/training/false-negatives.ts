@@ -9,8 +9,9 @@
  * prefers to the positive"). So the filter follows the ranker's calibration and removes at most about rho of the
  * negatives. Before the first update theta is, with `calibrateFirstWindow` (default), the same quantile of the gaps
  * seen so far (this step's included), so the rho bound holds from the first step; without it theta starts at
- * thetaMin (a BM25-like teacher then masks a third of the hard negatives for the first K steps, measured on SciFact). Only each query's own hard negatives are scored by the ranker; in-batch
- * negatives of other queries are never masked. Switch it off with enabled = false (ablations).
+ * thetaMin (a BM25-like teacher then masks a third of the hard negatives for the first K steps, measured on
+ * SciFact). Only each query's own hard negatives are scored by the ranker; in-batch negatives of other queries are
+ * never masked. Switch it off with enabled = false (ablations).
  */
 export interface FalseNegativeFilterOptions {
   enabled: boolean;
@@ -36,7 +37,10 @@ export interface FilterState {
   theta: number;
   stepsSinceUpdate: number;
   window: number[];
-  /** Whether theta has had its first update (absent in checkpoints written before calibrateFirstWindow: true). */
+  /**
+   * Whether theta has had its first update. Absent in checkpoints written before calibrateFirstWindow existed: those
+   * resume with the old rule (no calibration), as they were trained.
+   */
   updated?: boolean;
 }
 
@@ -53,7 +57,7 @@ export class DynamicFalseNegativeFilter {
   constructor(readonly options: FalseNegativeFilterOptions = DEFAULT_FALSE_NEGATIVE_FILTER) {
     if (!(options.rho >= 0 && options.rho <= 1)) throw new Error(`false-negative filter: rho must be in [0, 1], got ${options.rho}`);
     if (!(options.updateEvery >= 1)) throw new Error(`false-negative filter: updateEvery must be >= 1, got ${options.updateEvery}`);
-    this.state = { theta: options.thetaMin, stepsSinceUpdate: 0, window: [] };
+    this.state = { theta: options.thetaMin, stepsSinceUpdate: 0, window: [], updated: false };
   }
 
   /**
@@ -66,7 +70,7 @@ export class DynamicFalseNegativeFilter {
     const negatives = batch * (groupSize - 1);
     const gapOf = (i: number, j: number): number => teacherScores[i * groupSize + j]! - teacherScores[i * groupSize]!;
     for (let i = 0; i < batch; i++) for (let j = 1; j < groupSize; j++) this.state.window.push(gapOf(i, j));
-    if (this.options.calibrateFirstWindow && !this.state.updated) {
+    if (this.options.calibrateFirstWindow && this.state.updated === false) {
       this.state.theta = Math.max(this.options.thetaMin, quantile(this.state.window, 1 - this.options.rho));
     }
     for (let i = 0; i < batch; i++) {

@@ -34,6 +34,10 @@ describe("dynamic false-negative filter", () => {
     // a quantile below thetaMin is floored
     const g = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.25, updateEvery: 3, thetaMin: 0, calibrateFirstWindow: true });
     assert.equal(g.step(Float32Array.from([0, -3, -2, -1]), 1, 4).theta, 0);
+    // a state from a checkpoint written before the option existed (no `updated`) resumes with the old rule
+    const old = new DynamicFalseNegativeFilter({ enabled: true, rho: 0.25, updateEvery: 3, thetaMin: 0, calibrateFirstWindow: true });
+    old.state = { theta: 0, stepsSinceUpdate: 1, window: [] };
+    assert.equal(old.step(Float32Array.from([0, 1, 2, 3, 4]), 1, 5).maskedFraction, 1);
   });
   it("masks nothing when disabled but still reports theta", () => {
     const f = new DynamicFalseNegativeFilter({ enabled: false, rho: 0.1, updateEvery: 10, thetaMin: 0, calibrateFirstWindow: false });
