@@ -18,7 +18,6 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_BASE, DEMO_OVERRIDES } from "../src/cli/demo.ts";
-import { DualEncoder } from "../src/models/dual-encoder.ts";
 import { TokenizedCorpus } from "../src/retrieval/tokenized-corpus.ts";
 import { bm25Run, evaluateRetriever, rerankRun, score } from "../src/training/evaluation.ts";
 import { bm25LexicalScorer } from "../src/training/lexical.ts";
@@ -101,7 +100,7 @@ for (const name of chosen) {
     const needsRanker = v.alpha > 0 || v.beta > 0 || v.filter;
     // Every variant of a seed starts from the same self-supervised warm-up (trained once per seed, then loaded).
     const warmDir = join(out, `warmup-seed${seed}`);
-    const start = cfg.warmup.steps > 0 ? (await warmUpRetriever({ ...cfg, outputDir: warmDir }, data, corpus), DualEncoder.load(join(warmDir, "retriever-warmup"))) : null;
+    const start = cfg.warmup.steps > 0 ? await warmUpRetriever({ ...cfg, outputDir: warmDir }, data, corpus) : null;
     const trained = await trainRetriever(cfg, data, examples, corpus, needsRanker ? ranker.ranker : null, bm25, "retriever", start);
     // the corpus index written by the dev evaluation (fingerprint-checked) serves the test queries too
     const test = await evaluateRetriever(trained.retriever, corpus, testQueries, data.test, 100, join(cfg.outputDir, "index-retriever"));
