@@ -70,9 +70,7 @@ export class DynamicFalseNegativeFilter {
     const negatives = batch * (groupSize - 1);
     const gapOf = (i: number, j: number): number => teacherScores[i * groupSize + j]! - teacherScores[i * groupSize]!;
     for (let i = 0; i < batch; i++) for (let j = 1; j < groupSize; j++) this.state.window.push(gapOf(i, j));
-    if (this.options.calibrateFirstWindow && this.state.updated === false) {
-      this.state.theta = Math.max(this.options.thetaMin, quantile(this.state.window, 1 - this.options.rho));
-    }
+    if (this.options.calibrateFirstWindow && this.state.updated === false) this.state.theta = this.windowTheta();
     for (let i = 0; i < batch; i++) {
       for (let j = 1; j < groupSize; j++) {
         const gap = gapOf(i, j);
@@ -85,12 +83,17 @@ export class DynamicFalseNegativeFilter {
     const decision = { keepOwn, maskedFraction: negatives > 0 ? masked / negatives : 0, theta: this.state.theta };
     this.state.stepsSinceUpdate += 1;
     if (this.state.stepsSinceUpdate >= this.options.updateEvery) {
-      this.state.theta = Math.max(this.options.thetaMin, quantile(this.state.window, 1 - this.options.rho));
+      this.state.theta = this.windowTheta();
       this.state.window = [];
       this.state.stepsSinceUpdate = 0;
       this.state.updated = true;
     }
     return decision;
+  }
+
+  /** The (1 - rho) quantile of the gaps in the window, floored at thetaMin. */
+  private windowTheta(): number {
+    return Math.max(this.options.thetaMin, quantile(this.state.window, 1 - this.options.rho));
   }
 }
 
