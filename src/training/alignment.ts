@@ -1,6 +1,6 @@
 /**
  * Token alignment between the ranker's joint input [CLS] q [SEP] d [SEP] and the retriever's separate inputs
- * [CLS] q [SEP] and [CLS] d [SEP] (method.md, word level): query piece k sits at position 1 + k in both; passage
+ * [CLS] q [SEP] and [CLS] d [SEP] (docs/method.md, word level): query piece k sits at position 1 + k in both; passage
  * piece j at 1 + j in the passage input and at |q| + 2 + j in the joint input. Only pieces present in both count
  * (the joint input may cut the passage shorter). [CLS] and [SEP] are not distilled.
  *

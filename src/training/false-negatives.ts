@@ -1,5 +1,5 @@
 /**
- * Dynamic false-negative filter (method.md): a hard negative d of query q is masked out of the contrastive loss
+ * Dynamic false-negative filter (docs/method.md): a hard negative d of query q is masked out of the contrastive loss
  * when the ranker scores it far above the positive:
  *
  *   mask d  iff  s_C(q, d) - s_C(q, d+) > theta_t

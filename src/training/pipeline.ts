@@ -1,5 +1,5 @@
 /**
- * The MD2PR pipeline (method.md, "Training pipeline"): data -> BM25 -> mined negatives -> ranker -> retriever
+ * The MD2PR pipeline (docs/method.md, "Training pipeline"): data -> BM25 -> mined negatives -> ranker -> retriever
  * (-> optional second round with retriever-mined negatives) -> evaluation. Each stage is a function the CLI calls
  * alone or in sequence; every stage writes under `outputDir` and is skipped when its output exists (so a killed
  * pipeline restarts where it stopped; training stages resume from their checkpoints).
@@ -204,7 +204,7 @@ function newRetriever(cfg: PipelineConfig, tokenizer: WordPieceTokenizer): DualE
 }
 
 /**
- * The self-supervised warm-up of a new retriever (method.md is silent; issue 3's cold start): contrastive training
+ * The self-supervised warm-up of a new retriever (docs/method.md is silent; issue 3's cold start): contrastive training
  * on pairs made from the corpus itself (title -> abstract, inverse cloze), in-batch negatives only, no labels.
  * Saved to `<out>/<name>` and loaded from there when present, so several labelled runs can start from one warm-up.
  */

@@ -1,6 +1,6 @@
 /**
  * Ranker (cross-encoder) training: listwise softmax cross-entropy over [d+, d1-..dn-] per query (localized
- * contrastive estimation, method.md pipeline step 2).
+ * contrastive estimation, docs/method.md pipeline step 2).
  */
 import { reshape, noGrad } from "../engine/index.ts";
 import type { Rng } from "../engine/rng.ts";

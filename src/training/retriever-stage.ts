@@ -1,5 +1,5 @@
 /**
- * Retriever (dual encoder) training with MD2PR (method.md): per step, B queries with their positive and n hard
+ * Retriever (dual encoder) training with MD2PR (docs/method.md): per step, B queries with their positive and n hard
  * negatives, in-batch negatives, and
  *
  *   L = L_c + alpha * L_sent + beta * (L_att + L_hid)

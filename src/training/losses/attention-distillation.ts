@@ -1,5 +1,5 @@
 /**
- * Word-level attention distillation (method.md, loss 3a):
+ * Word-level attention distillation (docs/method.md, loss 3a):
  *
  *   A_R = softmax_rows( H_q H_d^T / sqrt(H) )   over the passage's real tokens
  *   L_att = sum_{valid (i, j)} (A_R[i, j] - A_C[i, j])^2 / #valid

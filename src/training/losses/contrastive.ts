@@ -1,5 +1,5 @@
 /**
- * Contrastive loss (InfoNCE) with in-batch and hard negatives and a false-negative mask (method.md, loss 1):
+ * Contrastive loss (InfoNCE) with in-batch and hard negatives and a false-negative mask (docs/method.md, loss 1):
  *
  *   L_c = mean_i -log( exp(s(q_i, d_i+)/tau) / sum_{d in C(q_i)} M(q_i, d) exp(s(q_i, d)/tau) )
  *

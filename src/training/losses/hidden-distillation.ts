@@ -1,5 +1,5 @@
 /**
- * Word-level hidden-state distillation (method.md, loss 3b):
+ * Word-level hidden-state distillation (docs/method.md, loss 3b):
  *
  *   L_hid = sum_{valid tokens t} || H_R[t] W - H_C[t] ||^2 / (#valid tokens * H_C)
  *

@@ -1,5 +1,5 @@
 /**
- * Sentence-level distillation (method.md, loss 2): over each query's own candidates D(q) = {d+, d1-..dn-},
+ * Sentence-level distillation (docs/method.md, loss 2): over each query's own candidates D(q) = {d+, d1-..dn-},
  *
  *   P_C = softmax(s_C(q, .) / T_C),  P_R = softmax(s_R(q, .) / T_R)
  *   L_sent = mean_q KL(P_C || P_R) = mean_q sum_d P_C(d) (log P_C(d) - log P_R(d))
