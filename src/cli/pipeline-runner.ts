@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CrossEncoder } from "../models/cross-encoder.ts";
 import { DualEncoder } from "../models/dual-encoder.ts";
-import { encodeCorpus } from "../retrieval/encode-corpus.ts";
+import { encodeCorpus } from "../encoding/encode-corpus.ts";
 import { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 import { readTrainingFile, writeTrainingFile, type TrainingExample } from "../training/data.ts";
 import {

@@ -9,7 +9,7 @@ import type { CrossEncoder } from "../models/cross-encoder.ts";
 import type { DualEncoder } from "../models/dual-encoder.ts";
 import type { Bm25Index } from "../retrieval/bm25.ts";
 import type { DenseIndex } from "../retrieval/dense-index.ts";
-import { encodeCorpus, encodeQueries } from "../retrieval/encode-corpus.ts";
+import { encodeCorpus, encodeQueries } from "../encoding/encode-corpus.ts";
 import { hybridFuse } from "../retrieval/fusion.ts";
 import { evaluateRun, sortHits, type Run, type SearchHit } from "../retrieval/metrics.ts";
 import type { Qrels } from "../retrieval/readers.ts";

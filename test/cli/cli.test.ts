@@ -16,7 +16,7 @@ import { makeBertConfig } from "../../src/models/config.ts";
 import { CrossEncoder } from "../../src/models/cross-encoder.ts";
 import { DualEncoder } from "../../src/models/dual-encoder.ts";
 import { WordPieceTokenizer, restrictVocabulary } from "../../src/models/tokenizer.ts";
-import { encodePieces, encodeQueries } from "../../src/retrieval/encode-corpus.ts";
+import { encodePieces, encodeQueries } from "../../src/encoding/encode-corpus.ts";
 import { TokenizedCorpus, type CorpusText } from "../../src/retrieval/tokenized-corpus.ts";
 import { TOY_TOPICS } from "../helpers/toy.ts";
 

@@ -1,6 +1,6 @@
 /** `md2pr encode`: the corpus through the retriever's passage encoder into a dense index directory. */
 import type { Command } from "commander";
-import { encodeCorpus } from "../../retrieval/encode-corpus.ts";
+import { encodeCorpus } from "../../encoding/encode-corpus.ts";
 import { TokenizedCorpus } from "../../retrieval/tokenized-corpus.ts";
 import { loadCorpusFile } from "../io.ts";
 import { loadRetriever } from "../models.ts";

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { Bm25Index } from "../../retrieval/bm25.ts";
 import { DenseIndex, HnswIndex } from "../../retrieval/dense-index.ts";
-import { encodeQueries } from "../../retrieval/encode-corpus.ts";
+import { encodeQueries } from "../../encoding/encode-corpus.ts";
 import { hybridFuse } from "../../retrieval/fusion.ts";
 import { writeTrecRun, type SearchHit } from "../../retrieval/metrics.ts";
 import { TokenizedCorpus } from "../../retrieval/tokenized-corpus.ts";
