@@ -7,8 +7,8 @@ import { noGrad } from "../engine/index.ts";
 import { singleBatch } from "../models/batching.ts";
 import type { DualEncoder } from "../models/dual-encoder.ts";
 import { startProgress } from "../util/progress.ts";
-import { DenseIndex, EmbeddingWriter } from "./dense-index.ts";
-import type { TokenizedCorpus } from "./tokenized-corpus.ts";
+import { DenseIndex, EmbeddingWriter } from "../retrieval/dense-index.ts";
+import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 
 export interface EncodeCorpusOptions {
   batchSize?: number;
