@@ -3,11 +3,11 @@
  * path(s)); to expose another setting, add a row. Only flags the user actually gave override the config file
  * (commander's value source "cli"), so a flag's default never clobbers a value from `--config FILE`.
  */
-import { readFileSync } from "node:fs";
 import { Option, type Command } from "commander";
-import { DEFAULT_PIPELINE, deepMerge, readPipelineConfig, type PipelineConfig } from "../training/pipeline.ts";
+import { fileLayer, layeredConfig, PretrainConfigSchema, type ConfigLayer } from "../training/config-schema.ts";
+import { DEFAULT_PIPELINE, readPipelineConfig, type PipelineConfig } from "../training/pipeline.ts";
 import { DEFAULT_PRETRAIN, type PretrainConfig } from "../training/pretrain.ts";
-import { CliError, parseFloatArg, parseIntArg } from "./util.ts";
+import { parseFloatArg, parseIntArg } from "./util.ts";
 
 export type FlagKind =
   | { type: "int" }
@@ -174,16 +174,26 @@ export function configFile(cmd: Command): string | null {
 /** Stages whose learning-rate warm-up defaults to 10% of their steps (as in DEFAULT_PIPELINE). */
 const WARMUP_FOLLOWS_STEPS = ["ranker", "retriever", "warmup"] as const;
 
+/** The flags' layer: errors name the flag that set a value (e.g. "--retriever-steps (retriever.steps)"). */
+function flagsLayer(cmd: Command, table: readonly ConfigFlag[]): ConfigLayer {
+  const label = (path: string): string => {
+    const row = table.find((r) => r.paths.includes(path));
+    return row ? `${new Option(row.flags).long ?? row.flags} (${path})` : `setting '${path}'`;
+  };
+  return { source: "command-line flags", values: flagOverrides(cmd, table), label };
+}
+
 /**
- * The pipeline config: DEFAULT_PIPELINE, then the JSON file, then the flags. When a flag changes a stage's steps and
- * neither the file nor a flag sets its warmupSteps, the warm-up stays 10% of the steps.
+ * The pipeline config: DEFAULT_PIPELINE, then the JSON file, then the flags, each validated by the one schema
+ * (training/config-schema.ts). When a flag changes a stage's steps and neither the file nor a flag sets its
+ * warmupSteps, the warm-up stays 10% of the steps.
  */
 export function pipelineConfigFrom(cmd: Command): PipelineConfig {
   const file = configFile(cmd);
-  const overrides = flagOverrides(cmd, PIPELINE_FLAGS);
-  const cfg = readPipelineConfig(file, overrides);
-  let fromFile: unknown = {};
-  if (file) fromFile = JSON.parse(readFileSync(file, "utf8")) as unknown;
+  const flags = flagsLayer(cmd, PIPELINE_FLAGS);
+  const overrides = flags.values;
+  const cfg = readPipelineConfig(file, overrides, DEFAULT_PIPELINE, { label: flags.label });
+  const fromFile: unknown = file ? fileLayer(file).values : {};
   for (const stage of WARMUP_FOLLOWS_STEPS) {
     const path = `${stage}.warmupSteps`;
     if (valueAt(overrides, `${stage}.steps`) !== undefined && valueAt(overrides, path) === undefined && valueAt(fromFile, path) === undefined) {
@@ -193,21 +203,13 @@ export function pipelineConfigFrom(cmd: Command): PipelineConfig {
   return cfg;
 }
 
-/** The pretraining config: defaults, then the JSON file, then the flags (nested objects merged, keys checked). */
+/** The pretraining config: defaults, then the JSON file, then the flags (one schema; keys, types and ranges checked). */
 export function pretrainConfigFrom(cmd: Command): PretrainConfig {
-  let merged = structuredClone(DEFAULT_PRETRAIN) as unknown as Record<string, unknown>;
   const file = configFile(cmd);
-  if (file) {
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(file, "utf8"));
-    } catch (err) {
-      throw new CliError(`config ${file}: ${(err as Error).message}`);
-    }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new CliError(`config ${file}: expected a JSON object`);
-    merged = deepMerge(merged, json as Record<string, unknown>, file);
-  }
-  return deepMerge(merged, flagOverrides(cmd, PRETRAIN_FLAGS), "command-line flags") as unknown as PretrainConfig;
+  const layers: ConfigLayer[] = [];
+  if (file) layers.push(fileLayer(file));
+  layers.push(flagsLayer(cmd, PRETRAIN_FLAGS));
+  return layeredConfig(PretrainConfigSchema, DEFAULT_PRETRAIN, layers);
 }
 
 export { DEFAULT_PIPELINE, DEFAULT_PRETRAIN };

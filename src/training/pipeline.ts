@@ -17,6 +17,7 @@ import { writeTrecRun, type SearchHit } from "../retrieval/metrics.ts";
 import { loadBeir, type Qrels } from "../retrieval/readers.ts";
 import { TokenizedCorpus, type CorpusText } from "../retrieval/tokenized-corpus.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
+import { fileLayer, layeredConfig, PipelineConfigSchema, type ConfigLayer } from "./config-schema.ts";
 import { examplesFromQrels, readTrainingFile, writeTrainingFile, type TrainingExample } from "./data.ts";
 import { bm25Run, denseRun, evaluateRetriever, hybridRun, rerankRun, score, type Scored } from "./evaluation.ts";
 import { bm25LexicalScorer } from "./lexical.ts";
@@ -307,20 +308,16 @@ export async function evaluateSystems(
   return rows;
 }
 
-/** Reads a JSON config file over the defaults, then the overrides (nested objects merged at each step). */
-export function readPipelineConfig(file: string | null, overrides: Record<string, unknown> = {}, defaults: PipelineConfig = DEFAULT_PIPELINE): PipelineConfig {
-  let merged: Record<string, unknown> = structuredClone(defaults) as unknown as Record<string, unknown>;
-  if (file) {
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(file, "utf8"));
-    } catch (err) {
-      throw new Error(`config ${file}: ${(err as Error).message}`);
-    }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`config ${file}: expected a JSON object`);
-    merged = deepMerge(merged, json as Record<string, unknown>, file);
-  }
-  return deepMerge(merged, overrides, "command-line flags") as unknown as PipelineConfig;
+/**
+ * Reads a JSON config file over the defaults, then the overrides (nested objects merged at each step), each layer
+ * validated by the one schema (config-schema.ts): unknown keys, wrong types, out-of-range values and bad enums are
+ * refused with the file (or "command-line flags") and the key path.
+ */
+export function readPipelineConfig(file: string | null, overrides: Record<string, unknown> = {}, defaults: PipelineConfig = DEFAULT_PIPELINE, overridesLayer: Partial<ConfigLayer> = {}): PipelineConfig {
+  const layers: ConfigLayer[] = [];
+  if (file) layers.push(fileLayer(file));
+  if (Object.keys(overrides).length > 0) layers.push({ source: "command-line flags", ...overridesLayer, values: overrides });
+  return layeredConfig(PipelineConfigSchema, defaults, layers);
 }
 
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>, source: string, path = ""): Record<string, unknown> {
