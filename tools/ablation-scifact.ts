@@ -120,7 +120,7 @@ for (const name of chosen) {
 if (values["runs-only"]) process.exit(0);
 const lexical = ranker.ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
 const first = bm25Run(bm25, testQueries, 1000);
-const reranked = score(rerankRun(ranker.ranker, corpus, testQueries, first, 100, baseCfg.lengths, lexical), data.test).metrics;
+const reranked = score(await rerankRun(ranker.ranker, corpus, testQueries, first, 100, baseCfg.lengths, lexical), data.test).metrics;
 rows.push({
   variant: "ranker-rerank", ndcg10_mean: reranked["ndcg@10"]!, ndcg10_std: 0, mrr10_mean: reranked["mrr@10"]!, mrr10_std: 0,
   recall100_mean: reranked["recall@100"]!, recall100_std: 0, dev_ndcg10_mean: ranker.dev["ndcg@10"]!, seeds: [baseCfg.seed],

@@ -36,7 +36,7 @@ console.log("lambda", r.lexicalWeight?.data[0]);
 const devQ = queriesOf(data, data.dev);
 for (const depth of [20, 100]) {
   const first = bm25Run(bm25, devQ, depth);
-  console.log(`dev rerank@${depth}`, JSON.stringify(score(rerankRun(r, corpus, devQ, first, depth, cfg.lengths, lex), data.dev).metrics));
+  console.log(`dev rerank@${depth}`, JSON.stringify(score(await rerankRun(r, corpus, devQ, first, depth, cfg.lengths, lex), data.dev).metrics));
 }
 let top = 0, ppos = 0, n = 0;
 for (const e of ex.slice(0, 300)) {

@@ -83,6 +83,8 @@ export const PIPELINE_FLAGS: readonly ConfigFlag[] = [
   { flags: "--self-supervised-kinds <list>", paths: ["warmup.kinds"], kind: { type: "list" }, description: "warm-up pair kinds, comma-separated (title,ict)" },
   { flags: "--second-round", paths: ["secondRound"], kind: sw, description: "re-mine negatives with the retriever and train a second round" },
   { flags: "--rerank-depth <n>", paths: ["rerankDepth"], kind: int, description: "candidates the ranker reranks in evaluation" },
+  { flags: "--hybrid-rerank-depth <n>", paths: ["hybridRerankDepth"], kind: int, description: "hybrid candidates the ranker reranks (hybrid+rerank)" },
+  { flags: "--fusion-depth <n>", paths: ["fusionDepth"], kind: int, description: "results of BM25 and of the retriever fused into the hybrid" },
   { flags: "--eval-every <n>", paths: ["evalEvery"], kind: int, description: "evaluate on dev every n steps (0: never)" },
   { flags: "--checkpoint-every <n>", paths: ["checkpointEvery"], kind: int, description: "checkpoint every n steps" },
   { flags: "--no-resume", paths: ["resume"], kind: sw, description: "start training from scratch, ignoring checkpoints" },

@@ -10,7 +10,7 @@ import type { DualEncoder } from "../models/dual-encoder.ts";
 import type { Bm25Index } from "../retrieval/bm25.ts";
 import type { DenseIndex } from "../retrieval/dense-index.ts";
 import { encodeCorpus, encodeQueries } from "../encoding/encode-corpus.ts";
-import { hybridFuse } from "../retrieval/fusion.ts";
+import { DEFAULT_FUSION, hybridFuse, rerank, type Fusion } from "../retrieval/fusion.ts";
 import { evaluateRun, sortHits, type Run, type SearchHit } from "../retrieval/metrics.ts";
 import type { Qrels } from "../retrieval/readers.ts";
 import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
@@ -54,29 +54,40 @@ export async function evaluateRetriever(
   }
 }
 
-export function hybridRun(a: Run, b: Run, k: number): Map<string, SearchHit[]> {
+/** Fuses two runs query by query (the first's queries; `fusion` as chosen on dev, RRF k 60 by default). */
+export function hybridRun(a: Run, b: Run, k: number, fusion: Fusion = DEFAULT_FUSION): Map<string, SearchHit[]> {
   const out = new Map<string, SearchHit[]>();
-  for (const [qid, hits] of a) out.set(qid, hybridFuse(hits, b.get(qid) ?? [], { k: 60, topK: k }));
+  for (const [qid, hits] of a) out.set(qid, hybridFuse(hits, b.get(qid) ?? [], fusion, k));
   return out;
 }
 
+export interface RerankRunOptions {
+  /** Fuse the ranker's score with the first stage's (weight: the ranker's share); default: the ranker's score alone. */
+  fusion?: Fusion;
+  /** Called after each query (progress). */
+  onQuery?: (done: number) => void;
+}
+
 /**
- * Reranks the top `depth` hits of each query with the ranker; the hits beyond `depth` follow in their first-stage
- * order (scored below the reranked head), so Recall@k for k > depth is the first stage's.
+ * Reranks the top `depth` hits of each query with the ranker (through `rerank`, the one rerank path); the hits
+ * beyond `depth` follow in their first-stage order (scored below the reranked head), so Recall@k for k > depth is
+ * the first stage's.
  */
-export function rerankRun(
+export async function rerankRun(
   ranker: CrossEncoder, corpus: TokenizedCorpus, queries: ReadonlyMap<string, string>, first: Run, depth: number,
-  lengths: PairLengths, lexical?: LexicalScorer,
-): Map<string, SearchHit[]> {
+  lengths: PairLengths, lexical?: LexicalScorer, options: RerankRunOptions = {},
+): Promise<Map<string, SearchHit[]>> {
   const out = new Map<string, SearchHit[]>();
   for (const [qid, hits] of first) {
-    const ordered = sortHits(hits);
-    const head = ordered.slice(0, depth).map((h) => h.id);
-    const scores = scorePairs(ranker, corpus, queries.get(qid)!, head, lengths, 64, lexical);
-    const reranked = head.map((id, i) => ({ id, score: scores[i]! }));
-    let floor = Math.min(...scores);
-    const tail = ordered.slice(depth).map((h) => ({ id: h.id, score: (floor -= 1) }));
-    out.set(qid, [...reranked, ...tail]);
+    const query = queries.get(qid)!;
+    const scorer = async (batch: readonly SearchHit[]): Promise<Float32Array> =>
+      scorePairs(ranker, corpus, query, batch.map((h) => h.id), lengths, 64, lexical);
+    const ranked = await rerank(sortHits(hits), scorer, { depth, batchSize: 64, fusion: options.fusion });
+    const head = ranked.slice(0, depth).map((h) => ({ id: h.id, score: h.score }));
+    let floor = Math.min(...head.map((h) => h.score));
+    const tail = ranked.slice(depth).map((h) => ({ id: h.id, score: (floor -= 1) }));
+    out.set(qid, [...head, ...tail]);
+    options.onQuery?.(out.size);
   }
   return out;
 }

@@ -19,7 +19,9 @@ import { TokenizedCorpus, type CorpusText } from "../retrieval/tokenized-corpus.
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { fileLayer, layeredConfig, PipelineConfigSchema, type ConfigLayer } from "./config-schema.ts";
 import { examplesFromQrels, readTrainingFile, writeTrainingFile, type TrainingExample } from "./data.ts";
+import { FUSION_FILE, readRecordedFusion, type Fusion } from "../retrieval/fusion.ts";
 import { bm25Run, denseRun, evaluateRetriever, hybridRun, rerankRun, score, type Scored } from "./evaluation.ts";
+import { chooseFusion, fusionGrid, truncateRun, type FusionChoice } from "./fusion-choice.ts";
 import { bm25LexicalScorer } from "./lexical.ts";
 import { runTrainingLoop, type LoopConfig } from "./loop.ts";
 import { RankerStage, type LexicalScorer, type PairLengths } from "./ranker-stage.ts";
@@ -62,6 +64,10 @@ export interface PipelineConfig {
   /** Re-mine negatives with the trained retriever and train a second round. */
   secondRound: boolean;
   rerankDepth: number;
+  /** Depth of the hybrid first stage that the ranker reranks (hybrid+rerank). */
+  hybridRerankDepth: number;
+  /** Results taken from BM25 and from the retriever before fusion (hybrid), on dev and test alike. */
+  fusionDepth: number;
   evalEvery: number;
   checkpointEvery: number;
   resume: boolean;
@@ -92,6 +98,8 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
   retriever: { ...stage(300, 16, 3, 1e-3), shared: true, pooling: "mean", similarity: "dot", md2pr: DEFAULT_MD2PR },
   secondRound: false,
   rerankDepth: 100,
+  hybridRerankDepth: 100,
+  fusionDepth: 1000,
   evalEvery: 0,
   checkpointEvery: 50,
   resume: true,
@@ -169,10 +177,11 @@ export async function trainRanker(cfg: PipelineConfig, data: PipelineData, bm25:
   const lexical = cfg.ranker.lexicalPrior ? bm25LexicalScorer(bm25) : undefined;
   const devQueries = queriesOf(data, data.dev);
   const devFirst = bm25Run(bm25, devQueries, cfg.rerankDepth);
-  const evaluate = (r: CrossEncoder): Record<string, number> => score(rerankRun(r, corpus, devQueries, devFirst, cfg.rerankDepth, cfg.lengths, lexical), data.dev).metrics;
+  const evaluate = async (r: CrossEncoder): Promise<Record<string, number>> =>
+    score(await rerankRun(r, corpus, devQueries, devFirst, cfg.rerankDepth, cfg.lengths, lexical), data.dev).metrics;
   if (existsSync(join(dir, "config.json"))) {
     const ranker = CrossEncoder.load(dir);
-    return { ranker, dir, dev: evaluate(ranker) };
+    return { ranker, dir, dev: await evaluate(ranker) };
   }
   const ranker = cfg.base
     ? CrossEncoder.load(cfg.base, { lexicalPrior: cfg.ranker.lexicalPrior, seed: cfg.seed })
@@ -182,12 +191,12 @@ export async function trainRanker(cfg: PipelineConfig, data: PipelineData, bm25:
       batchSize: cfg.ranker.batchSize, negatives: cfg.ranker.negatives, lengths: cfg.lengths, seed: cfg.seed, lexical,
     });
     const work = join(cfg.outputDir, "work", "ranker");
-    const stageWithEval = Object.assign(rankerStage, { evaluate: async () => evaluate(ranker) });
+    const stageWithEval = Object.assign(rankerStage, { evaluate: () => evaluate(ranker) });
     await runTrainingLoop(cfg.evalEvery > 0 ? stageWithEval : rankerStage, loopConfig(cfg, cfg.ranker, work, "ranker", cfg.seed));
   }
   ranker.save(dir, { md2pr_stage: "ranker" });
   corpus.tokenizer.save(dir);
-  return { ranker, dir, dev: evaluate(ranker) };
+  return { ranker, dir, dev: await evaluate(ranker) };
 }
 
 export interface RetrieverResult {
@@ -278,7 +287,51 @@ export interface SystemRow {
   run: string;
 }
 
-/** Evaluates BM25, the retriever, hybrid and retrieve+rerank on the test split; writes TREC runs and results.json. */
+/** What `chooseHybrid` records next to the retriever (`<retriever>/fusion.json`). */
+export interface HybridChoice {
+  /** BM25 (first list) + the retriever (second), each `fusionDepth` deep. */
+  hybrid: FusionChoice;
+  /** The hybrid's top `rerankDepth` (first list) + the ranker's score of them (second); null without a ranker. */
+  rerank: FusionChoice | null;
+  fusionDepth: number;
+  rerankDepth: number;
+}
+
+/**
+ * Chooses on the dev split how BM25 and the retriever are fused (hybrid) and how the ranker's score is fused with
+ * the hybrid's (hybrid+rerank), over `fusionGrid()`; records both in `<retrieverDir>/fusion.json` (where `md2pr
+ * search` finds them) and reuses that file when it exists.
+ */
+export async function chooseHybrid(
+  cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, corpus: TokenizedCorpus, retriever: DualEncoder, ranker: CrossEncoder | null,
+  retrieverDir: string, indexDir: string,
+): Promise<{ hybrid: Fusion; rerank: Fusion | null }> {
+  const recorded = readRecordedFusion(retrieverDir);
+  if (recorded && (!ranker || recorded.rerank)) return { hybrid: recorded.hybrid, rerank: ranker ? recorded.rerank : null };
+  const devQueries = queriesOf(data, data.dev);
+  const lexical = bm25Run(bm25, devQueries, cfg.fusionDepth);
+  const dense = (await evaluateRetriever(retriever, corpus, devQueries, data.dev, cfg.fusionDepth, indexDir)).run;
+  const hybrid = chooseFusion(lexical, dense, data.dev, fusionGrid(), cfg.fusionDepth);
+  let rerank: FusionChoice | null = null;
+  if (ranker) {
+    const first = truncateRun(hybridRun(lexical, dense, cfg.fusionDepth, hybrid.fusion), cfg.hybridRerankDepth);
+    const prior = ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
+    const rankerScores = truncateRun(await rerankRun(ranker, corpus, devQueries, first, cfg.hybridRerankDepth, cfg.lengths, prior), cfg.hybridRerankDepth);
+    rerank = chooseFusion(first, rankerScores, data.dev, fusionGrid(), cfg.hybridRerankDepth);
+  }
+  const record: HybridChoice & { chosenOn: string } = {
+    chosenOn: `dev split: ${data.dev.size} train queries held out (seed ${cfg.seed}), best nDCG@10 over fusionGrid()`,
+    hybrid, rerank, fusionDepth: cfg.fusionDepth, rerankDepth: cfg.hybridRerankDepth,
+  };
+  writeJsonAtomic(join(retrieverDir, FUSION_FILE), record);
+  return { hybrid: hybrid.fusion, rerank: rerank?.fusion ?? null };
+}
+
+/**
+ * Evaluates BM25, the retriever, hybrid (the fusion chosen on dev), retrieve+rerank and hybrid+rerank (the ranker
+ * over the hybrid's top `hybridRerankDepth`, its score fused with the hybrid's as chosen on dev) on the test split;
+ * writes TREC runs and results.json.
+ */
 export async function evaluateSystems(
   cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, corpus: TokenizedCorpus, retriever: DualEncoder, ranker: CrossEncoder | null,
   options: { indexName?: string; bm25Rerank?: boolean } = {},
@@ -286,22 +339,29 @@ export async function evaluateSystems(
   const testQueries = queriesOf(data, data.test);
   const runsDir = join(cfg.outputDir, "runs");
   mkdirSync(runsDir, { recursive: true });
+  const name = options.indexName ?? "retriever";
+  const indexDir = join(cfg.outputDir, `index-${name}`);
+  const fusion = await chooseHybrid(cfg, data, bm25, corpus, retriever, ranker, join(cfg.outputDir, name), indexDir);
   const rows: SystemRow[] = [];
   const add = async (system: string, scored: Scored): Promise<void> => {
     const file = join(runsDir, `${system}.trec`);
     await writeTrecRun(file, scored.run as Map<string, readonly SearchHit[]>, `md2pr-${system}`);
     rows.push({ system, ndcg10: scored.metrics["ndcg@10"]!, mrr10: scored.metrics["mrr@10"]!, recall100: scored.metrics["recall@100"]!, run: file });
   };
-  const lexicalRun = bm25Run(bm25, testQueries, 1000);
+  const lexicalRun = bm25Run(bm25, testQueries, cfg.fusionDepth);
   await add("bm25", score(lexicalRun, data.test));
-  const dense = await evaluateRetriever(retriever, corpus, testQueries, data.test, 1000, join(cfg.outputDir, `index-${options.indexName ?? "retriever"}`));
+  const dense = await evaluateRetriever(retriever, corpus, testQueries, data.test, cfg.fusionDepth, indexDir);
   await add("retriever", dense);
-  await add("hybrid", score(hybridRun(lexicalRun, dense.run, 1000), data.test));
+  const hybrid = hybridRun(lexicalRun, dense.run, cfg.fusionDepth, fusion.hybrid);
+  await add("hybrid", score(hybrid, data.test));
   if (ranker) {
     const lexical: LexicalScorer | undefined = ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
-    await add("retriever+rerank", score(rerankRun(ranker, corpus, testQueries, dense.run, cfg.rerankDepth, cfg.lengths, lexical), data.test));
+    await add("retriever+rerank", score(await rerankRun(ranker, corpus, testQueries, dense.run, cfg.rerankDepth, cfg.lengths, lexical), data.test));
+    const hybridHead = truncateRun(hybrid, cfg.hybridRerankDepth);
+    const fused = { fusion: fusion.rerank ?? undefined };
+    await add("hybrid+rerank", score(await rerankRun(ranker, corpus, testQueries, hybridHead, cfg.hybridRerankDepth, cfg.lengths, lexical, fused), data.test));
     if (options.bm25Rerank ?? true) {
-      await add("bm25+rerank", score(rerankRun(ranker, corpus, testQueries, lexicalRun, cfg.rerankDepth, cfg.lengths, lexical), data.test));
+      await add("bm25+rerank", score(await rerankRun(ranker, corpus, testQueries, lexicalRun, cfg.rerankDepth, cfg.lengths, lexical), data.test));
     }
   }
   writeJsonAtomic(join(cfg.outputDir, "results.json"), rows);

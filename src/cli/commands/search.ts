@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { Bm25Index } from "../../retrieval/bm25.ts";
 import { DenseIndex, HnswIndex } from "../../retrieval/dense-index.ts";
 import { encodeQueries } from "../../encoding/encode-corpus.ts";
-import { hybridFuse } from "../../retrieval/fusion.ts";
+import { DEFAULT_FUSION, describeFusion, hybridFuse, readRecordedFusion, validateFusion, type Fusion } from "../../retrieval/fusion.ts";
 import { writeTrecRun, type SearchHit } from "../../retrieval/metrics.ts";
 import { TokenizedCorpus } from "../../retrieval/tokenized-corpus.ts";
 import { loadQrelsFile, loadQueriesFile } from "../io.ts";
@@ -23,7 +23,28 @@ interface SearchOptions {
   batchSize: number;
   efSearch?: number;
   fusionDepth: number;
+  fusion?: string;
+  weight?: number;
+  normalization: string;
   rrfK: number;
+}
+
+/**
+ * The hybrid's fusion: --fusion/--weight when given, else the one the pipeline chose on dev and recorded next to the
+ * retriever (`<model>/fusion.json`), else plain RRF (k 60).
+ */
+function hybridFusion(o: SearchOptions): { fusion: Fusion; source: string } {
+  if (o.fusion === undefined && o.weight === undefined) {
+    const recorded = readRecordedFusion(o.model!);
+    if (recorded) return { fusion: recorded.hybrid, source: `${o.model}/fusion.json (chosen on dev)` };
+  }
+  const method = o.fusion ?? DEFAULT_FUSION.method;
+  const weight = o.weight ?? DEFAULT_FUSION.weight;
+  try {
+    return { fusion: validateFusion({ method, k: o.rrfK, normalization: o.normalization, weight }, "options"), source: "options" };
+  } catch (err) {
+    throw new CliError((err as Error).message.replace(/^options: /, "").replace("fusion method", "--fusion").replace("fusion weight", "--weight").replace("convex normalization", "--normalization"));
+  }
 }
 
 export function searchCommand(): Command {
@@ -32,8 +53,9 @@ export function searchCommand(): Command {
     "Searches a queries file (BEIR queries.jsonl, or `qid TAB text` lines) and writes the top-k passages of each query " +
       "as a TREC run. With --model and --index (exact inner-product search) or --hnsw (approximate), the retriever " +
       "encodes the queries; the index must come from the same model. With --bm25 alone it is BM25 search of an index " +
-      "from `md2pr bm25`; with --bm25 and a model, the two rankings (each --fusion-depth deep) are fused by reciprocal " +
-      "rank fusion. --qrels restricts the search to the judged queries.",
+      "from `md2pr bm25`; with --bm25 and a model, the two rankings (each --fusion-depth deep) are fused: by the fusion " +
+      "the pipeline chose on the dev split (recorded in <model>/fusion.json), or as --fusion/--weight say (reciprocal rank " +
+      "fusion, or the convex combination of per-query normalized scores). --qrels restricts the search to the judged queries.",
     "md2pr search --model runs/scifact/retriever --index runs/scifact/index --queries data/scifact/queries.jsonl " +
       "--qrels data/scifact/qrels/test.tsv --top-k 100 --out runs/scifact/test.trec",
   );
@@ -50,6 +72,9 @@ export function searchCommand(): Command {
     .option("--batch-size <n>", "queries per encoder forward pass", parsePositiveIntArg, 64)
     .option("--ef-search <n>", "HNSW query-time candidate list size", parsePositiveIntArg)
     .option("--fusion-depth <n>", "hybrid: results taken from each retriever before fusion", parsePositiveIntArg, 1000)
+    .option("--fusion <method>", "hybrid: rrf or convex (default: the fusion recorded in <model>/fusion.json, else rrf)")
+    .option("--weight <w>", "hybrid: the dense side's weight in [0, 1] (default 0.5, or the recorded one)", parseFloatArg)
+    .option("--normalization <n>", "hybrid, convex: per-query score normalization, minmax or zscore", "zscore")
     .option("--rrf-k <x>", "hybrid: the RRF constant", parseFloatArg, 60)
     .action(action("search", async () => {
       const o = cmd.opts<SearchOptions>();
@@ -97,7 +122,9 @@ export function searchCommand(): Command {
       let run: Map<string, SearchHit[]>;
       let tag: string;
       if (lexical && dense) {
-        run = new Map(qids.map((q) => [q, hybridFuse(lexical.get(q)!, dense.get(q)!, { k: o.rrfK, topK: o.topK })]));
+        const { fusion, source } = hybridFusion(o);
+        log(`search: hybrid fusion ${describeFusion(fusion)} (from ${source})`);
+        run = new Map(qids.map((q) => [q, hybridFuse(lexical.get(q)!, dense.get(q)!, fusion, o.topK)]));
         tag = "md2pr-hybrid";
       } else if (dense) {
         run = dense;
