@@ -19,8 +19,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_BASE, DEMO_OVERRIDES } from "../src/cli/demo.ts";
 import { TokenizedCorpus } from "../src/retrieval/tokenized-corpus.ts";
+import { evaluateRun } from "../src/retrieval/metrics.ts";
 import { bm25Run, evaluateRetriever, rerankRun, score } from "../src/training/evaluation.ts";
 import { bm25LexicalScorer } from "../src/training/lexical.ts";
+import { pairedRandomizationTest, tInterval95 } from "../src/retrieval/significance.ts";
+import type { FalseNegativeStrategy } from "../src/training/false-negatives.ts";
 import { DEFAULT_MD2PR } from "../src/training/retriever-stage.ts";
 import {
   loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, queriesOf, readPipelineConfig, trainRanker,
@@ -33,7 +36,7 @@ const { values } = parseArgs({
     seeds: { type: "string", default: "0,1,2" },
     steps: { type: "string" },
     out: { type: "string", default: "runs/ablation" },
-    variants: { type: "string", default: "contrastive,sentence,word,both,full" },
+    variants: { type: "string", default: "contrastive,sentence,word,both,full,full-static,full-margin" },
     shared: { type: "string" },
     "runs-only": { type: "boolean", default: false },
     "aggregate-only": { type: "boolean", default: false },
@@ -43,12 +46,16 @@ const seeds = values.seeds!.split(",").map(Number);
 const out = values.out!;
 // Each level at its default weight (DEFAULT_MD2PR: alpha 1, beta 0.1), or off.
 const { alpha: A, beta: B } = DEFAULT_MD2PR;
-const variants: Record<string, { alpha: number; beta: number; filter: boolean }> = {
+// full-static and full-margin: both levels with another false-negative rule in place of the dynamic filter
+// (false-negatives.ts: RocketQA's static threshold on the ranker's score; sentence-transformers' relative margin).
+const variants: Record<string, { alpha: number; beta: number; filter: boolean; strategy?: FalseNegativeStrategy }> = {
   contrastive: { alpha: 0, beta: 0, filter: false },
   sentence: { alpha: A, beta: 0, filter: false },
   word: { alpha: 0, beta: B, filter: false },
   both: { alpha: A, beta: B, filter: false },
-  full: { alpha: A, beta: B, filter: true },
+  full: { alpha: A, beta: B, filter: true, strategy: "dynamic" },
+  "full-static": { alpha: A, beta: B, filter: true, strategy: "static" },
+  "full-margin": { alpha: A, beta: B, filter: true, strategy: "margin" },
 };
 const chosen = values.variants!.split(",");
 // The single command that produces every row (the runs may also be split over processes, see above).
@@ -76,7 +83,17 @@ interface Row {
   seeds: number[];
   per_seed: { seed: number; ndcg10: number; mrr10: number; recall100: number; dev_ndcg10: number }[];
   command: string;
+  /** Paired rows ("X - contrastive"): 95% t interval of the per-seed nDCG@10 difference, randomization p over queries. */
+  ci95_low?: number;
+  ci95_high?: number;
+  p_value?: number;
+  recall100_ci95_low?: number;
+  recall100_ci95_high?: number;
+  recall100_p_value?: number;
 }
+
+type PerQuery = Record<string, { ndcg10: number; recall100: number }>;
+const perQueryOf = new Map<string, PerQuery[]>();
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]): number => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
@@ -91,12 +108,15 @@ for (const name of chosen) {
     cfg.seed = seed;
     cfg.outputDir = join(out, `${name}-seed${seed}`);
     const done = join(cfg.outputDir, "test.json");
+    const queryFile = join(cfg.outputDir, "test-per-query.json");
+    const keepPerQuery = (q: PerQuery): void => void perQueryOf.set(name, [...(perQueryOf.get(name) ?? []), q]);
     if (existsSync(done)) {
       perSeed.push(JSON.parse(readFileSync(done, "utf8")) as Row["per_seed"][number]);
+      if (existsSync(queryFile)) keepPerQuery(JSON.parse(readFileSync(queryFile, "utf8")) as PerQuery);
       continue;
     }
     if (values["aggregate-only"]) continue;
-    cfg.retriever.md2pr = { ...cfg.retriever.md2pr, alpha: v.alpha, beta: v.beta, filter: { ...cfg.retriever.md2pr.filter, enabled: v.filter } };
+    cfg.retriever.md2pr = { ...cfg.retriever.md2pr, alpha: v.alpha, beta: v.beta, filter: { ...cfg.retriever.md2pr.filter, enabled: v.filter, strategy: v.strategy ?? "dynamic" } };
     const needsRanker = v.alpha > 0 || v.beta > 0 || v.filter;
     // Every variant of a seed starts from the same self-supervised warm-up (trained once per seed, then loaded).
     const warmDir = join(out, `warmup-seed${seed}`);
@@ -105,6 +125,10 @@ for (const name of chosen) {
     // the corpus index written by the dev evaluation (fingerprint-checked) serves the test queries too
     const test = await evaluateRetriever(trained.retriever, corpus, testQueries, data.test, 100, join(cfg.outputDir, "index-retriever"));
     const result = { seed, ndcg10: test.metrics["ndcg@10"]!, mrr10: test.metrics["mrr@10"]!, recall100: test.metrics["recall@100"]!, dev_ndcg10: trained.dev["ndcg@10"]! };
+    const perQuery: PerQuery = {};
+    for (const [qid, m] of evaluateRun(test.run, data.test, ["ndcg@10", "recall@100"]).perQuery) perQuery[qid] = { ndcg10: m["ndcg@10"]!, recall100: m["recall@100"]! };
+    writeJsonAtomic(queryFile, perQuery);
+    keepPerQuery(perQuery);
     writeJsonAtomic(done, result);
     perSeed.push(result);
     process.stdout.write(`${name} seed ${seed}: test ${JSON.stringify(test.metrics)} dev nDCG@10 ${trained.dev["ndcg@10"]!.toFixed(4)}\n`);
@@ -118,6 +142,36 @@ for (const name of chosen) {
   });
 }
 if (values["runs-only"]) process.exit(0);
+// Paired rows: each variant minus contrastive, seed by seed (same warm-up and data order) and query by query.
+const contrastive = rows.find((r) => r.variant === "contrastive");
+for (const r of rows.filter((x) => x !== contrastive)) {
+  if (!contrastive) break;
+  const seedsBoth = r.seeds.filter((s) => contrastive.seeds.includes(s));
+  if (seedsBoth.length === 0) continue;
+  const diff = (k: "ndcg10" | "mrr10" | "recall100" | "dev_ndcg10"): number[] =>
+    seedsBoth.map((s) => r.per_seed.find((p) => p.seed === s)![k] - contrastive.per_seed.find((p) => p.seed === s)![k]);
+  const nd = tInterval95(diff("ndcg10"));
+  const rc = tInterval95(diff("recall100"));
+  // per query: the mean over seeds of the difference (randomization test over the 300 test queries)
+  const queryDiffs = (k: "ndcg10" | "recall100"): number[] => {
+    const a = perQueryOf.get(r.variant) ?? [];
+    const b = perQueryOf.get("contrastive") ?? [];
+    if (a.length !== r.seeds.length || b.length !== contrastive.seeds.length) return [];
+    const qids = Object.keys(a[0]!);
+    return qids.map((q) => seedsBoth.reduce((acc, s) => acc + a[r.seeds.indexOf(s)]![q]![k] - b[contrastive.seeds.indexOf(s)]![q]![k], 0) / seedsBoth.length);
+  };
+  const pOf = (k: "ndcg10" | "recall100"): number | undefined => {
+    const d = queryDiffs(k);
+    return d.length > 0 ? pairedRandomizationTest(d, { permutations: 10000, seed: 0 }) : undefined;
+  };
+  const mr = tInterval95(diff("mrr10"));
+  rows.push({
+    variant: `${r.variant} - contrastive`, ndcg10_mean: nd.mean, ndcg10_std: nd.std, mrr10_mean: mr.mean, mrr10_std: mr.std,
+    recall100_mean: rc.mean, recall100_std: rc.std, dev_ndcg10_mean: tInterval95(diff("dev_ndcg10")).mean, seeds: seedsBoth,
+    per_seed: seedsBoth.map((s, i) => ({ seed: s, ndcg10: diff("ndcg10")[i]!, mrr10: diff("mrr10")[i]!, recall100: diff("recall100")[i]!, dev_ndcg10: diff("dev_ndcg10")[i]! })),
+    command, ci95_low: nd.low, ci95_high: nd.high, p_value: pOf("ndcg10"), recall100_ci95_low: rc.low, recall100_ci95_high: rc.high, recall100_p_value: pOf("recall100"),
+  });
+}
 const lexical = ranker.ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
 const first = bm25Run(bm25, testQueries, 1000);
 const reranked = score(await rerankRun(ranker.ranker, corpus, testQueries, first, 100, baseCfg.lengths, lexical), data.test).metrics;
@@ -131,5 +185,9 @@ mkdirSync("results", { recursive: true });
 writeJsonAtomic("results/ablation-scifact.json", rows);
 process.stdout.write("\n| variant | nDCG@10 (mean ± std) | MRR@10 | R@100 | dev nDCG@10 | seeds |\n|---|---|---|---|---|---|\n");
 for (const r of rows) {
+  if (r.ci95_low !== undefined) {
+    process.stdout.write(`| ${r.variant} (paired) | ${r.ndcg10_mean.toFixed(4)} [${r.ci95_low.toFixed(4)}, ${r.ci95_high!.toFixed(4)}] p ${r.p_value?.toFixed(4) ?? "-"} | ${r.mrr10_mean.toFixed(4)} | ${r.recall100_mean.toFixed(4)} [${r.recall100_ci95_low!.toFixed(4)}, ${r.recall100_ci95_high!.toFixed(4)}] p ${r.recall100_p_value?.toFixed(4) ?? "-"} | ${r.dev_ndcg10_mean.toFixed(4)} | ${r.seeds.join(",")} |\n`);
+    continue;
+  }
   process.stdout.write(`| ${r.variant} | ${r.ndcg10_mean.toFixed(4)} ± ${r.ndcg10_std.toFixed(4)} | ${r.mrr10_mean.toFixed(4)} ± ${r.mrr10_std.toFixed(4)} | ${r.recall100_mean.toFixed(4)} ± ${r.recall100_std.toFixed(4)} | ${r.dev_ndcg10_mean.toFixed(4)} | ${r.seeds.join(",")} |\n`);
 }

@@ -77,6 +77,7 @@ export const PIPELINE_FLAGS: readonly ConfigFlag[] = [
   { flags: "--no-word-attention", paths: ["retriever.md2pr.wordAttention"], kind: sw, description: "drop the attention-map distillation term" },
   { flags: "--no-word-hidden", paths: ["retriever.md2pr.wordHidden"], kind: sw, description: "drop the hidden-state distillation term" },
   { flags: "--no-filter", paths: ["retriever.md2pr.filter.enabled"], kind: sw, description: "switch the false-negative filter off" },
+  { flags: "--filter-strategy <kind>", paths: ["retriever.md2pr.filter.strategy"], kind: { type: "choice", choices: ["dynamic", "static", "margin"] }, description: "false-negative rule: dynamic (method.md), static threshold on the ranker's score, or relative margin to the positive" },
   { flags: "--self-supervised-steps <n>", paths: ["warmup.steps"], kind: int, description: "self-supervised warm-up steps of the retriever (0: off)" },
   { flags: "--self-supervised-batch-size <n>", paths: ["warmup.batchSize"], kind: int, description: "self-supervised warm-up pairs per step" },
   { flags: "--self-supervised-lr <x>", paths: ["warmup.learningRate"], kind: float, description: "self-supervised warm-up learning rate" },

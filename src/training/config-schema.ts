@@ -48,6 +48,9 @@ export const FalseNegativeFilterSchema = z.object({
   updateEvery: size,
   thetaMin: z.number().finite(),
   calibrateFirstWindow: z.boolean(),
+  strategy: z.enum(["dynamic", "static", "margin"]).optional(),
+  staticThreshold: z.number().finite().nullable().optional(),
+  relativeMargin: z.number().min(0).optional(),
 }).strict();
 
 export const Md2prOptionsSchema = z.object({

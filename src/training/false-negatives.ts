@@ -12,7 +12,19 @@
  * thetaMin (a BM25-like teacher then masks a third of the hard negatives for the first K steps, measured on
  * SciFact). Only each query's own hard negatives are scored by the ranker; in-batch negatives of other queries are
  * never masked. Switch it off with enabled = false (ablations).
+ *
+ * Two other strategies stand beside it for the ablation (the seed's open question on false negatives):
+ * - "static" (RocketQA's denoising): mask d iff s_C(q, d) > tau, one fixed threshold on the ranker's score of the
+ *   negative alone; tau = `staticThreshold`, or, when that is null, the (1 - rho) quantile of the negatives' scores
+ *   in the first step, then never updated;
+ * - "margin" (the relative margin of sentence-transformers' hard-negative miner): mask d iff
+ *   s_C(q, d) > s_C(q, d+) - m * |s_C(q, d+)|, m = `relativeMargin` (0.05: a negative must score at most 95% of the
+ *   positive's score), no quantiles.
  */
+export type FalseNegativeStrategy = "dynamic" | "static" | "margin";
+
+export const FALSE_NEGATIVE_STRATEGIES: readonly FalseNegativeStrategy[] = ["dynamic", "static", "margin"];
+
 export interface FalseNegativeFilterOptions {
   enabled: boolean;
   /** Upper bound on the fraction of negatives masked (default 0.1). */
@@ -23,6 +35,12 @@ export interface FalseNegativeFilterOptions {
   thetaMin: number;
   /** Before the first update, theta is the (1 - rho) quantile of the gaps seen so far (default true); else thetaMin. */
   calibrateFirstWindow: boolean;
+  /** Which rule masks (default "dynamic", the method's filter). */
+  strategy?: FalseNegativeStrategy;
+  /** "static": the fixed threshold on the ranker's score (null: calibrated on the first step, then fixed). */
+  staticThreshold?: number | null;
+  /** "margin": the relative margin m (default 0.05). */
+  relativeMargin?: number;
 }
 
 export const DEFAULT_FALSE_NEGATIVE_FILTER: FalseNegativeFilterOptions = {
@@ -31,6 +49,9 @@ export const DEFAULT_FALSE_NEGATIVE_FILTER: FalseNegativeFilterOptions = {
   updateEvery: 50,
   thetaMin: 0,
   calibrateFirstWindow: true,
+  strategy: "dynamic",
+  staticThreshold: null,
+  relativeMargin: 0.05,
 };
 
 export interface FilterState {
@@ -65,6 +86,8 @@ export class DynamicFalseNegativeFilter {
    * the gaps and updates theta every K steps.
    */
   step(teacherScores: Float32Array, batch: number, groupSize: number): FilterDecision {
+    const strategy = this.options.strategy ?? "dynamic";
+    if (strategy !== "dynamic") return this.fixedRuleStep(strategy, teacherScores, batch, groupSize);
     const keepOwn = new Uint8Array(batch * groupSize).fill(1);
     let masked = 0;
     const negatives = batch * (groupSize - 1);
@@ -89,6 +112,39 @@ export class DynamicFalseNegativeFilter {
       this.state.updated = true;
     }
     return decision;
+  }
+
+  /**
+   * The "static" and "margin" rules: no window, no updates (theta reports the static threshold, or the margin rule's
+   * mean threshold gap m * |s(d+)| for the log).
+   */
+  private fixedRuleStep(strategy: "static" | "margin", teacherScores: Float32Array, batch: number, groupSize: number): FilterDecision {
+    const keepOwn = new Uint8Array(batch * groupSize).fill(1);
+    const negatives = batch * (groupSize - 1);
+    const score = (i: number, j: number): number => teacherScores[i * groupSize + j]!;
+    if (strategy === "static" && this.state.updated === false) {
+      const firstScores: number[] = [];
+      for (let i = 0; i < batch; i++) for (let j = 1; j < groupSize; j++) firstScores.push(score(i, j));
+      this.state.theta = this.options.staticThreshold ?? quantile(firstScores, 1 - this.options.rho);
+      this.state.updated = true;
+    }
+    const margin = this.options.relativeMargin ?? 0.05;
+    let masked = 0;
+    let meanGap = 0;
+    for (let i = 0; i < batch; i++) {
+      const positive = score(i, 0);
+      const gap = margin * Math.abs(positive);
+      meanGap += gap / batch;
+      for (let j = 1; j < groupSize; j++) {
+        const drop = strategy === "static" ? score(i, j) > this.state.theta : score(i, j) > positive - gap;
+        if (this.options.enabled && drop) {
+          keepOwn[i * groupSize + j] = 0;
+          masked++;
+        }
+      }
+    }
+    if (strategy === "margin") this.state.theta = meanGap;
+    return { keepOwn, maskedFraction: negatives > 0 ? masked / negatives : 0, theta: this.state.theta };
   }
 
   /** The (1 - rho) quantile of the gaps in the window, floored at thetaMin. */

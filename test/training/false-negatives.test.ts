@@ -54,3 +54,30 @@ describe("dynamic false-negative filter", () => {
     assert.equal(quantile([5], 0.9), 5);
   });
 });
+
+describe("other false-negative strategies (ablation)", () => {
+  // two queries x [d+, 3 negatives]
+  const scores = Float32Array.from([10, 9.8, 5, 11, /* q2 */ -4, -3.9, -4.1, -8]);
+  const base = { enabled: true, rho: 0.25, updateEvery: 1, thetaMin: 0, calibrateFirstWindow: true };
+  it("margin: masks a negative scoring above s+ - m|s+| (no quantile, no state)", () => {
+    const f = new DynamicFalseNegativeFilter({ ...base, strategy: "margin", relativeMargin: 0.05 });
+    // q1: threshold 10 - 0.5 = 9.5 -> 9.8 and 11 masked; q2: -4 - 0.2 = -4.2 -> -3.9 and -4.1 masked
+    const d = f.step(scores, 2, 4);
+    assert.deepEqual([...d.keepOwn], [1, 0, 1, 0, 1, 0, 0, 1]);
+    assert.equal(d.maskedFraction, 4 / 6);
+    assert.deepEqual([...f.step(scores, 2, 4).keepOwn], [...d.keepOwn]);
+  });
+  it("static: one threshold on the negative's own score, fixed after the first step", () => {
+    const fixed = new DynamicFalseNegativeFilter({ ...base, strategy: "static", staticThreshold: 0 });
+    assert.deepEqual([...fixed.step(scores, 2, 4).keepOwn], [1, 0, 0, 0, 1, 1, 1, 1]);
+    // calibrated: the 0.75 quantile of the first step's negatives [9.8, 5, 11, -3.9, -4.1, -8] = 8.6 (numpy linear)
+    const cal = new DynamicFalseNegativeFilter({ ...base, strategy: "static", staticThreshold: null });
+    const first = cal.step(scores, 2, 4);
+    assert.ok(Math.abs(first.theta - 8.6) < 1e-5, `${first.theta}`);
+    assert.deepEqual([...first.keepOwn], [1, 0, 1, 0, 1, 1, 1, 1]);
+    // a later step with other scores keeps the first threshold
+    const later = cal.step(Float32Array.from([0, 8.7, 8.5, 1, 0, 0, 0, 0]), 2, 4);
+    assert.ok(Math.abs(later.theta - 8.6) < 1e-5);
+    assert.deepEqual([...later.keepOwn], [1, 0, 1, 1, 1, 1, 1, 1]);
+  });
+});
