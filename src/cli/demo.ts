@@ -14,6 +14,7 @@ import {
   trainRanker, trainRetriever, type PipelineConfig, type SystemRow,
 } from "../training/pipeline.ts";
 import { DEFAULT_PRETRAIN, runPretrain } from "../training/pretrain.ts";
+import { writeReport } from "../report/index.ts";
 import { formatSeconds } from "../util/progress.ts";
 
 export interface DemoOptions {
@@ -69,8 +70,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   process.stdout.write(`\nSciFact test (${data.test.size} queries)\n${formatTable(rows)}\n\n`);
   process.stdout.write(`wrote:\n  ${join(cfg.outputDir, "results.json")}\n${rows.map((r) => `  ${r.run}`).join("\n")}\n`);
   process.stdout.write(`  ${ranker.dir}\n  ${retriever.dir}\n  ${join(cfg.outputDir, "index-retriever")}\n  ${join(cfg.outputDir, "work")} (training logs: */train-log.jsonl)\n`);
+  const report = await writeReport(cfg.outputDir, { ablationFile: existsSync(DEMO_ABLATION) ? DEMO_ABLATION : null });
+  process.stdout.write(`  ${report.html} (report: ${report.charts} charts, PNGs beside it)\n`);
   log("done");
 }
+
+/** The ablation the demo's report shows when present (made by tools/ablation-scifact.ts; its command is in the file). */
+export const DEMO_ABLATION = "results/ablation-scifact.json";
 
 /** The shipped base checkpoint (made by `md2pr pretrain`, command in its md2pr-pretrain.json). */
 export const DEMO_BASE = "models/base-scifact";
