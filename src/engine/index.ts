@@ -9,3 +9,4 @@ export * from "./ops/normalization.ts";
 export * from "./ops/indexing.ts";
 export * from "./ops/reduce.ts";
 export * from "./ops/loss.ts";
+export * from "./ops/relative.ts";
