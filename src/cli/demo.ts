@@ -5,9 +5,10 @@
  * shipped in models/base-scifact (made by `md2pr pretrain`, see its md2pr-pretrain.json); --from-scratch
  * pretrains that base first.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { kernelsInfo } from "../engine/kernels/index.ts";
+import { describeFusion, FUSION_FILE, readRecordedFusion } from "../retrieval/fusion.ts";
 import { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 import {
   evaluateSystems, loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, readPipelineConfig,
@@ -15,6 +16,7 @@ import {
 } from "../training/pipeline.ts";
 import { DEFAULT_PRETRAIN, runPretrain } from "../training/pretrain.ts";
 import { writeReport } from "../report/index.ts";
+import { writeJsonAtomic } from "../util/atomic.ts";
 import { formatSeconds } from "../util/progress.ts";
 
 export interface DemoOptions {
@@ -22,6 +24,8 @@ export interface DemoOptions {
   outputDir: string;
   configFile: string | null;
   seed: number;
+  /** Where the table is written as JSON (`[{ system, ndcg10, mrr10, recall100, command }]`); null: not written. */
+  resultsFile: string | null;
 }
 
 /** The demo's sizes: chosen to finish in about 20 minutes on 2 cores (README, "What `md2pr demo` does and prints"). */
@@ -67,12 +71,31 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const retriever = await trainRetriever(cfg, data, examples, corpus, ranker.ranker, bm25);
   log(`retriever: ${retriever.dir} (dev nDCG@10 ${retriever.dev["ndcg@10"]!.toFixed(4)})`);
   const rows = await evaluateSystems(cfg, data, bm25, corpus, retriever.retriever, ranker.ranker, { bm25Rerank: false });
+  const fusion = readRecordedFusion(retriever.dir)!;
+  log(`fusion chosen on dev (${join(retriever.dir, FUSION_FILE)}): hybrid ${describeFusion(fusion.hybrid)}; ranker over the hybrid's top ` +
+    `${cfg.hybridRerankDepth}: ${fusion.rerank ? describeFusion(fusion.rerank) : "-"}`);
+  if (options.resultsFile) writeDemoResults(options.resultsFile, rows, demoCommand(options));
   process.stdout.write(`\nSciFact test (${data.test.size} queries)\n${formatTable(rows)}\n\n`);
   process.stdout.write(`wrote:\n  ${join(cfg.outputDir, "results.json")}\n${rows.map((r) => `  ${r.run}`).join("\n")}\n`);
   process.stdout.write(`  ${ranker.dir}\n  ${retriever.dir}\n  ${join(cfg.outputDir, "index-retriever")}\n  ${join(cfg.outputDir, "work")} (training logs: */train-log.jsonl)\n`);
   const report = await writeReport(cfg.outputDir, { ablationFile: existsSync(DEMO_ABLATION) ? DEMO_ABLATION : null });
   process.stdout.write(`  ${report.html} (report: ${report.charts} charts, PNGs beside it)\n`);
   log("done");
+}
+
+/** The command line that reproduces a demo run (recorded next to each row of the results file). */
+export function demoCommand(options: DemoOptions): string {
+  const parts = ["npx md2pr demo", `--out ${options.outputDir}`];
+  if (options.seed !== 0) parts.push(`--seed ${options.seed}`);
+  if (options.configFile) parts.push(`--config ${options.configFile}`);
+  if (options.fromScratch) parts.push("--from-scratch");
+  return parts.join(" ");
+}
+
+/** Writes the demo's table as `[{ system, ndcg10, mrr10, recall100, command }]` (atomically). */
+export function writeDemoResults(file: string, rows: readonly SystemRow[], command: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeJsonAtomic(file, rows.map((r) => ({ system: r.system, ndcg10: r.ndcg10, mrr10: r.mrr10, recall100: r.recall100, command })));
 }
 
 /** The ablation the demo's report shows when present (made by tools/ablation-scifact.ts; its command is in the file). */
