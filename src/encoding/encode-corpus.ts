@@ -7,7 +7,7 @@ import { noGrad } from "../engine/index.ts";
 import { singleBatch } from "../models/batching.ts";
 import type { DualEncoder } from "../models/dual-encoder.ts";
 import { startProgress } from "../util/progress.ts";
-import { DenseIndex, EmbeddingWriter } from "../retrieval/dense-index.ts";
+import { DenseIndex, EmbeddingWriter, type DenseIndexInfo, type DenseIndexMeta } from "../retrieval/dense-index.ts";
 import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 
 export interface EncodeCorpusOptions {
@@ -47,29 +47,45 @@ export function encodeQueries(model: DualEncoder, corpus: TokenizedCorpus, texts
 export async function encodeCorpus(model: DualEncoder, corpus: TokenizedCorpus, dir: string, options: EncodeCorpusOptions = {}): Promise<DenseIndex> {
   const fingerprint = model.fingerprint();
   if (EmbeddingWriter.isComplete(dir)) return DenseIndex.load(dir, { expectedFingerprint: fingerprint });
-  const batchSize = options.batchSize ?? 64;
   const order = encodingOrder(corpus, model.settings.maxPassageLength);
-  const writer = await EmbeddingWriter.open(dir, {
+  await encodeIds(model, corpus, order, dir, options);
+  return DenseIndex.load(dir, { expectedFingerprint: fingerprint });
+}
+
+/** What a dense index written by `model` records about it. */
+export function indexInfo(model: DualEncoder): DenseIndexInfo & { dim: number } {
+  return {
     dim: model.config.hiddenSize,
-    modelFingerprint: fingerprint,
+    modelFingerprint: model.fingerprint(),
     pooling: model.settings.pooling,
     normalized: model.settings.similarity === "cosine",
-  });
+  };
+}
+
+/**
+ * Encodes the passages `ids`, in this order, into the dense index directory `dir` (resumable through
+ * EmbeddingWriter) and returns its metadata. Batches are `batchSize` consecutive ids counted from the first id, so
+ * a passage's batch (and so its vector, bit for bit) is the same whether `ids` is a whole encoding order or a
+ * slice of it that starts at a multiple of `batchSize`: what sharded encoding relies on.
+ */
+export async function encodeIds(model: DualEncoder, corpus: TokenizedCorpus, ids: readonly string[], dir: string, options: EncodeCorpusOptions = {}): Promise<DenseIndexMeta> {
+  const batchSize = options.batchSize ?? 64;
+  const writer = await EmbeddingWriter.open(dir, indexInfo(model));
   const label = options.label === undefined ? "encode" : options.label;
-  const progress = label ? startProgress(label, order.length, writer.rowsDone, "passages") : null;
+  const progress = label ? startProgress(label, ids.length, writer.rowsDone, "passages") : null;
   try {
-    // Chunks of several batches per durable append keep fsync cost low.
+    // Chunks of several batches per durable append keep fsync cost low; a chunk is whole batches, so a resumed
+    // encode (rowsDone = a multiple of the chunk) keeps the batch boundaries of an uninterrupted one.
     const chunk = batchSize * 8;
-    for (let start = writer.rowsDone; start < order.length; start += chunk) {
-      const ids = order.slice(start, start + chunk);
-      const rows = encodePieces(model, ids.map((id) => corpus.passage(id)), "passage", corpus.specials, batchSize);
-      await writer.append(ids, rows);
-      progress?.update(start + ids.length);
+    for (let start = writer.rowsDone; start < ids.length; start += chunk) {
+      const part = ids.slice(start, start + chunk);
+      const rows = encodePieces(model, part.map((id) => corpus.passage(id)), "passage", corpus.specials, batchSize);
+      await writer.append(part, rows);
+      progress?.update(start + part.length);
     }
-    await writer.finish();
+    return await writer.finish();
   } finally {
     progress?.stop();
     await writer.close();
   }
-  return DenseIndex.load(dir, { expectedFingerprint: fingerprint });
 }

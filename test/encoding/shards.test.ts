@@ -1,0 +1,94 @@
+/** Sharded encoding: N shards + merge == one run, byte for byte; shard ranges; refusals. */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { encodeCorpus, encodingOrder } from "../../src/encoding/encode-corpus.ts";
+import { encodeShard, mergeShards, parseShardSpec, shardDir, shardRange } from "../../src/encoding/shards.ts";
+import { toyModels, toySet, type Toy } from "../helpers/toy.ts";
+
+let tmp = "";
+let toy: Toy;
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), "md2pr-shards-"));
+  toy = await toySet();
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function files(dir: string): { emb: Buffer; ids: string; meta: string } {
+  return { emb: readFileSync(join(dir, "embeddings.f32")), ids: readFileSync(join(dir, "ids.txt"), "utf8"), meta: readFileSync(join(dir, "index.json"), "utf8") };
+}
+
+describe("sharded encoding", () => {
+  it("parses I/N and refuses bad specs", () => {
+    assert.deepEqual(parseShardSpec("1/4"), { index: 1, count: 4 });
+    assert.deepEqual(parseShardSpec(" 0 / 1 "), { index: 0, count: 1 });
+    for (const bad of ["4/4", "1", "-1/2", "a/b", "0/0", "1/2/3"]) assert.throws(() => parseShardSpec(bad), /--shard/);
+  });
+
+  it("cuts the order into contiguous ranges of whole batches that cover it", () => {
+    for (const [total, batch, n] of [[16, 3, 2], [16, 3, 7], [100, 8, 3], [5, 64, 4], [0, 4, 2]] as const) {
+      let next = 0;
+      for (let i = 0; i < n; i++) {
+        const r = shardRange(total, batch, { index: i, count: n });
+        assert.equal(r.start, next, `shard ${i} of ${n} starts where the previous ended`);
+        assert.ok(r.start % batch === 0 || r.start === total, "starts on a batch boundary");
+        assert.ok(r.end >= r.start);
+        next = r.end;
+      }
+      assert.equal(next, total, `${n} shards cover ${total} rows`);
+    }
+  });
+
+  for (const [batchSize, count] of [[3, 2], [1, 3], [3, 7]] as const) {
+    it(`${count} shards at batch size ${batchSize}, merged, equal one run byte for byte`, async () => {
+      const { retriever } = toyModels(toy, 7);
+      const single = join(tmp, `single-${batchSize}-${count}`);
+      await encodeCorpus(retriever, toy.corpus, single, { batchSize, label: null });
+      const out = join(tmp, `sharded-${batchSize}-${count}`);
+      // shards in reverse order: each is independent of the others
+      for (let i = count - 1; i >= 0; i--) {
+        const r = await encodeShard(retriever, toy.corpus, out, { index: i, count }, { batchSize, label: null });
+        assert.equal(r.shardsDone, count - i);
+      }
+      const meta = await mergeShards(out);
+      assert.equal(meta.count, toy.corpus.ids.length);
+      const a = files(single);
+      const b = files(out);
+      assert.ok(a.emb.some((x) => x !== 0), "the vectors are not all zero");
+      assert.equal(Buffer.compare(a.emb, b.emb), 0, "embeddings.f32 identical");
+      assert.equal(b.ids, a.ids);
+      assert.equal(b.meta, a.meta);
+      assert.equal(b.ids, encodingOrder(toy.corpus, retriever.settings.maxPassageLength).join("\n") + "\n");
+      assert.ok(!existsSync(join(out, "shards")), "the shards are removed after the merge");
+    });
+  }
+
+  it("refuses to merge an incomplete or inconsistent set, and a shard made with another batch size", async () => {
+    const { retriever } = toyModels(toy, 7);
+    const out = join(tmp, "partial");
+    await encodeShard(retriever, toy.corpus, out, { index: 0, count: 2 }, { batchSize: 2, label: null });
+    await assert.rejects(mergeShards(out), /1-of-2: missing; encode it with --shard 1\/2/);
+    await assert.rejects(
+      encodeShard(retriever, toy.corpus, out, { index: 0, count: 2 }, { batchSize: 4, label: null }),
+      /made by another encode \(rowEnd .*|made by another encode \(batchSize/,
+    );
+    await encodeShard(retriever, toy.corpus, out, { index: 0, count: 3 }, { batchSize: 2, label: null });
+    await assert.rejects(mergeShards(out), /shards of different runs/);
+    rmSync(shardDir(out, { index: 0, count: 3 }), { recursive: true });
+    const other = toyModels(toy, 8).retriever;
+    await encodeShard(other, toy.corpus, out, { index: 1, count: 2 }, { batchSize: 2, label: null });
+    await assert.rejects(mergeShards(out), /modelFingerprint .* differs from shard 0/);
+  });
+
+  it("a rerun of a finished shard keeps it and reports the count of finished shards", async () => {
+    const { retriever } = toyModels(toy, 7);
+    const out = join(tmp, "rerun");
+    const first = await encodeShard(retriever, toy.corpus, out, { index: 1, count: 2 }, { batchSize: 2, label: null });
+    const before = readFileSync(join(first.dir, "embeddings.f32"));
+    const again = await encodeShard(retriever, toy.corpus, out, { index: 1, count: 2 }, { batchSize: 2, label: null });
+    assert.equal(again.shardsDone, 1);
+    assert.equal(Buffer.compare(before, readFileSync(join(again.dir, "embeddings.f32"))), 0);
+  });
+});
