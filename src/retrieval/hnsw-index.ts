@@ -80,6 +80,11 @@ export class HnswIndex {
     return this.ids.length;
   }
 
+  /** The query-time candidate list size in use. */
+  get ef(): number {
+    return this.efSearch;
+  }
+
   setEf(ef: number): void {
     this.efSearch = ef;
     this.index.setEf(ef);
