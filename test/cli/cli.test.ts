@@ -70,7 +70,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   mine: ["--data", "--out", "--mined-negatives", "--config", "--print-config", "--output", "--k1", "--b"],
   "train-ranker": ["--data", "--out", "--base", "--seed", "--ranker-steps", "--batch-size", "--no-lexical-prior", "--config", "--print-config"],
   train: ["--stage", "--data", "--out", "--base", "--seed", "--ranker-steps", "--retriever-steps", "--alpha", "--beta", "--no-filter", "--batch-size", "--second-round", "--config", "--print-config"],
-  encode: ["--model", "--corpus", "--out", "--batch-size"],
+  encode: ["--model", "--corpus", "--out", "--batch-size", "--shard", "--merge"],
   index: ["--index", "--out", "--m", "--ef-construction"],
   search: ["--model", "--index", "--hnsw", "--bm25", "--queries", "--qrels", "--top-k", "--out"],
   rerank: ["--ranker", "--corpus", "--queries", "--run", "--depth", "--out"],
