@@ -101,6 +101,8 @@ export function runPeer(task: "train-step" | "encode", inputs: unknown, repeats:
     writeFileSync(file, JSON.stringify(inputs));
     const args = [PEER_SCRIPT, "--task", task, "--inputs", file, "--repeats", String(repeats), "--warmup", String(warmup)];
     if (bf16) args.push("--bf16");
+    // MD2PR_NUM_THREADS, when set, also sets the peer's intra-op threads, so both sides use the same cores
+    if (process.env.MD2PR_NUM_THREADS) args.push("--threads", process.env.MD2PR_NUM_THREADS);
     const r = spawnSync(PEER_PYTHON, args, { env: { ...process.env, OMP_WAIT_POLICY: "PASSIVE" }, encoding: "utf8", maxBuffer: 64 << 20 });
     if (r.status !== 0) throw new Error(`torch_peer.py ${task}${bf16 ? " --bf16" : ""} failed (${r.status ?? r.signal}): ${r.stderr.trim().split("\n").slice(-5).join("\n")}`);
     const line = r.stdout.trim().split("\n").pop() ?? "";
