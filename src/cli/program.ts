@@ -25,6 +25,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "bm25", summary: "build a BM25 index of a corpus", load: async () => (await import("./commands/bm25.ts")).bm25Command() },
   { name: "demo", summary: "train and evaluate MD2PR on the shipped SciFact", load: async () => (await import("./commands/demo.ts")).demoCommand() },
   { name: "report", summary: "write an HTML report with charts of a run's training logs and results", load: async () => (await import("./commands/report.ts")).reportCommand() },
+  { name: "serve", summary: "serve search over HTTP, with a search page (Fastify)", load: async () => (await import("./commands/serve.ts")).serveCommand() },
 ];
 
 /** The command a command line asks for (`md2pr help NAME` included), or null. */
