@@ -14,8 +14,11 @@ import { CliError, requireFile } from "./util.ts";
 
 export type CorpusFormat = "beir" | "msmarco" | "dpr";
 
-async function firstLine(file: string): Promise<{ text: string; lineNo: number } | null> {
-  for await (const line of readLines(file)) if (line.text.trim() !== "") return line;
+async function firstLine(file: string, skipComments = false): Promise<{ text: string; lineNo: number } | null> {
+  for await (const line of readLines(file)) {
+    const t = line.text.trim();
+    if (t !== "" && !(skipComments && t.startsWith("#"))) return line;
+  }
   return null;
 }
 
@@ -59,7 +62,7 @@ export async function loadQueriesFile(file: string): Promise<Map<string, string>
 
 /** BEIR (tab-separated `qid docid score`, optional `query-id` header) or TREC (`qid iter docid rel`), from the first line. */
 export async function qrelsFormat(file: string): Promise<"beir" | "trec"> {
-  const first = await firstLine(file);
+  const first = await firstLine(file, true);
   if (!first) throw new CliError(`${file}: the qrels file is empty`);
   if (first.text.startsWith("query-id") || first.text.split("\t").length === 3) return "beir";
   if (first.text.trim().split(/\s+/).length === 4) return "trec";

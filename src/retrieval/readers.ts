@@ -232,7 +232,7 @@ export async function* readTsvQueries(file: string): AsyncGenerator<Query> {
 
 async function* readTrecQrelsLocated(file: string): AsyncGenerator<{ entry: QrelEntry; lineNo: number }> {
   for await (const { text, lineNo } of readLines(file)) {
-    if (text.trim() === "") continue;
+    if (text.trim() === "" || text.trim().startsWith("#")) continue; // blank and comment lines, as trec_eval
     const f = text.trim().split(/\s+/);
     if (f.length !== 4) throw new DataFormatError(file, lineNo, `TREC qrels: expected "qid iter docid rel", got ${f.length} fields`);
     const [q, , d, r] = f as [string, string, string, string];
