@@ -89,6 +89,7 @@ export const PIPELINE_FLAGS: readonly ConfigFlag[] = [
   { flags: "--eval-every <n>", paths: ["evalEvery"], kind: int, description: "evaluate on dev every n steps (0: never)" },
   { flags: "--checkpoint-every <n>", paths: ["checkpointEvery"], kind: int, description: "checkpoint every n steps" },
   { flags: "--no-resume", paths: ["resume"], kind: sw, description: "start training from scratch, ignoring checkpoints" },
+  { flags: "--force-resume", paths: ["forceResume"], kind: sw, description: "resume a checkpoint made with other settings (says what changed)" },
 ];
 
 /** Flags of `pretrain` over {@link PretrainConfig}. */
@@ -109,6 +110,7 @@ export const PRETRAIN_FLAGS: readonly ConfigFlag[] = [
   { flags: "--checkpoint-every <n>", paths: ["checkpointEvery"], kind: int, description: "checkpoint every n steps" },
   { flags: "--no-restrict-vocab", paths: ["restrictVocabulary"], kind: sw, description: "keep the whole vocabulary (default: only pieces the corpus uses)" },
   { flags: "--no-resume", paths: ["resume"], kind: sw, description: "start from scratch, ignoring checkpoints" },
+  { flags: "--force-resume", paths: ["forceResume"], kind: sw, description: "resume a checkpoint made with other settings (says what changed)" },
 ];
 
 function valueAt(obj: unknown, path: string): unknown {
@@ -138,6 +140,7 @@ function defaultText(value: unknown): string {
 export function addConfigFlags(cmd: Command, table: readonly ConfigFlag[], defaults: object): Command {
   cmd.option("--config <file>", "JSON config file over the defaults (flags override it)");
   cmd.option("--print-config", "print the merged config as JSON and exit");
+  cmd.option("--overwrite", "replace an --out that holds files md2pr did not write (default: refuse)");
   for (const row of table) {
     const defs = row.paths.map((p) => defaultText(valueAt(defaults, p)));
     const shown =

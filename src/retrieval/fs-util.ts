@@ -1,10 +1,9 @@
 /**
  * Small file-system helpers shared by the retrieval layer: line streaming with line numbers, located errors,
- * and atomic writes (write under a temporary name in the same directory, fsync, then rename).
+ * and (re-exported from src/util/atomic.ts) atomic writes.
  */
 import { createReadStream } from "node:fs";
 import { promises as fsp } from "node:fs";
-import * as path from "node:path";
 import { createInterface } from "node:readline";
 
 /** An error in an input file; the message starts with `file:line:`. */
@@ -43,57 +42,11 @@ export async function* readLines(file: string): AsyncGenerator<NumberedLine> {
   }
 }
 
-function tempName(target: string): string {
-  const dir = path.dirname(target);
-  const base = path.basename(target);
-  return path.join(dir, `.${base}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
-}
-
-/** Writes `data` to `file` atomically: a temp file in the same directory, fsync, rename over the target. */
-export async function atomicWriteFile(file: string, data: string | Uint8Array): Promise<void> {
-  await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = tempName(path.resolve(file));
-  const fh = await fsp.open(tmp, "w");
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await fsp.rename(tmp, file);
-}
-
 /**
- * Builds a directory atomically: `fill(tmpDir)` writes every file into a fresh temporary directory next to
- * `dir`, which then replaces `dir` (an existing `dir` is moved aside first and removed after the swap).
- * Readers never see a half-written directory; a crash leaves at most a stray `.name.tmp-*` directory.
+ * Atomic writes live in one module (src/util/atomic.ts); these are its async file and directory writers under the
+ * names the retrieval layer has used.
  */
-export async function atomicWriteDir(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
-  const target = path.resolve(dir);
-  await fsp.mkdir(path.dirname(target), { recursive: true });
-  const tmp = tempName(target);
-  await fsp.mkdir(tmp);
-  try {
-    await fill(tmp);
-  } catch (e) {
-    await fsp.rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  let old: string | null = null;
-  try {
-    await fsp.rename(tmp, target);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "EISDIR" && code !== "ENOTDIR") throw e;
-    old = `${tmp}.old`;
-    await fsp.rename(target, old);
-    await fsp.rename(tmp, target);
-  }
-  if (old !== null) await fsp.rm(old, { recursive: true, force: true });
-}
+export { writeFileAtomicAsync as atomicWriteFile, writeDirAtomicAsync as atomicWriteDir } from "../util/atomic.ts";
 
 /** Writes a typed array's bytes (little-endian on every platform Node supports) to a file handle path. */
 export function typedBytes(a: ArrayBufferView): Uint8Array {

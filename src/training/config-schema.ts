@@ -95,6 +95,8 @@ export const PipelineConfigSchema = z.object({
   evalEvery: count,
   checkpointEvery: count,
   resume: z.boolean(),
+  /** Resume a checkpoint made with other settings (the differences are logged); not in the defaults. */
+  forceResume: z.boolean().optional(),
 }).strict();
 
 export const PretrainConfigSchema = z.object({
@@ -111,6 +113,7 @@ export const PretrainConfigSchema = z.object({
   seed: int,
   resume: z.boolean(),
   checkpointEvery: count,
+  forceResume: z.boolean().optional(),
 }).strict();
 
 type Json = Record<string, unknown>;

@@ -7,19 +7,23 @@
  * Checkpoint (`<out>/checkpoint/`): weights.safetensors (model and any extra trainable tensors),
  * optimizer.safetensors (AdamW m.<name>, v.<name>), state.json (step, optimizer step, RNG state, the stage's own
  * state such as the false-negative filter, the config). It is written to a temporary directory and renamed over
- * the previous one (which is kept as checkpoint.old until the rename is done), so a run killed mid-checkpoint
- * resumes from the last complete one. The data position is a function of the step (see the samplers), so a
- * resumed run sees the same batches, the same dropout masks and gives the same losses as an uninterrupted one.
+ * the previous one (util/atomic.ts: the previous one is moved aside until the rename is done, and put back at the
+ * next start if the run died in between), so a run killed mid-checkpoint resumes from the last complete one. The
+ * data position is a function of the step (see the samplers), so a resumed run sees the same batches, the same
+ * dropout masks and gives the same losses as an uninterrupted one. The checkpoint records the settings that change
+ * results (the loop's own and the stage's `settings`); resuming under different ones is refused, naming what
+ * changed, unless `forceResume`.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { backward, clearTape } from "../engine/autograd.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { readSafetensors, writeSafetensors, type TensorInput } from "../models/safetensors.ts";
 import { AdamW, clipGradNorm, linearWarmupDecay } from "../nn/optim.ts";
-import { writeJsonAtomic } from "../util/atomic.ts";
+import { cleanStaleTemps, writeDirAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { startProgress } from "../util/progress.ts";
+import { settingsDiff } from "../util/provenance.ts";
 
 export interface LoopConfig {
   /** Where checkpoints and the log go. */
@@ -44,6 +48,10 @@ export interface LoopConfig {
   label: string;
   /** Stop after this many optimizer steps in this process (for tests of resume); undefined = run to the end. */
   stopAfter?: number;
+  /** The stage's settings that change results (data, models it starts from, batch sizes...), checked on resume. */
+  settings?: Record<string, unknown>;
+  /** Resume even when the recorded settings differ (the differences are logged). */
+  forceResume?: boolean;
 }
 
 export interface MicroStepResult {
@@ -81,12 +89,37 @@ interface CheckpointState {
   stage: unknown;
   label: string;
   evaluations: { step: number; metrics: Record<string, number> }[];
+  /** The settings the run was started with (absent in checkpoints of older versions: not checked). */
+  settings?: Record<string, unknown>;
+}
+
+/** The settings of a run that change its results: the loop's own and the stage's. */
+function runSettings(config: LoopConfig): Record<string, unknown> {
+  const { steps, gradientAccumulation, learningRate, warmupSteps, weightDecay, maxGradNorm, seed } = config;
+  return { loop: { steps, gradientAccumulation, learningRate, warmupSteps, weightDecay, maxGradNorm, seed }, stage: config.settings ?? {} };
+}
+
+/** Refuses (or, with forceResume, reports) a resume under settings other than the checkpoint's. */
+function checkResumeSettings(dir: string, state: CheckpointState, config: LoopConfig): void {
+  if (state.settings === undefined) return;
+  const changed = settingsDiff(state.settings, runSettings(config));
+  if (changed.length === 0) return;
+  const list = changed.slice(0, 8).join("; ") + (changed.length > 8 ? `; and ${changed.length - 8} more` : "");
+  if (!config.forceResume) {
+    throw new Error(
+      `${config.label}: the checkpoint in ${dir} was made with other settings (${list}); resuming would mix them. ` +
+        `Rerun with the original settings, give --force-resume to continue under the new ones, or --no-resume to start over`,
+    );
+  }
+  process.stderr.write(`${config.label}: --force-resume: continuing ${dir} under changed settings (${list})\n`);
 }
 
 const CHECKPOINT = "checkpoint";
 
 export async function runTrainingLoop(stage: TrainableStage, config: LoopConfig): Promise<LoopResult> {
   mkdirSync(config.outputDir, { recursive: true });
+  // Temporary folders of a killed run go; a checkpoint an interrupted swap moved aside comes back.
+  cleanStaleTemps(config.outputDir, 0);
   const logFile = join(config.outputDir, "train-log.jsonl");
   const optimizer = new AdamW(stage.params, { lr: config.learningRate, weightDecay: config.weightDecay });
   const rng = new Rng(config.seed);
@@ -95,6 +128,8 @@ export async function runTrainingLoop(stage: TrainableStage, config: LoopConfig)
 
   const resumeDir = config.resume ? findCheckpoint(config.outputDir) : null;
   if (resumeDir) {
+    const recorded = JSON.parse(readFileSync(join(resumeDir, "state.json"), "utf8")) as CheckpointState;
+    checkResumeSettings(resumeDir, recorded, config);
     const state = loadCheckpoint(resumeDir, stage, optimizer);
     step = state.step;
     rng.setState(state.rng);
@@ -147,7 +182,7 @@ export async function runTrainingLoop(stage: TrainableStage, config: LoopConfig)
       appendFileSync(logFile, `${JSON.stringify({ stage: config.label, step, eval: metrics })}\n`);
     }
     if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || atEnd || step === stopAt) {
-      saveCheckpoint(config.outputDir, stage, optimizer, { step, rng: rng.getState(), optimizerStep: optimizer.state.step, stage: stage.getState?.() ?? null, label: config.label, evaluations });
+      saveCheckpoint(config.outputDir, stage, optimizer, { step, rng: rng.getState(), optimizerStep: optimizer.state.step, stage: stage.getState?.() ?? null, label: config.label, evaluations, settings: runSettings(config) });
     }
   }
   progress.stop();
@@ -163,23 +198,18 @@ function findCheckpoint(outputDir: string): string | null {
 }
 
 function saveCheckpoint(outputDir: string, stage: TrainableStage, optimizer: AdamW, state: CheckpointState): void {
-  const tmp = join(outputDir, `${CHECKPOINT}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const weights = new Map<string, TensorInput>();
-  for (const [name, t] of stage.params) weights.set(name, { shape: t.shape, data: t.data });
-  writeSafetensors(join(tmp, "weights.safetensors"), weights);
-  const moments = new Map<string, TensorInput>();
-  for (const [name, m] of optimizer.state.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
-  for (const [name, v] of optimizer.state.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
-  writeSafetensors(join(tmp, "optimizer.safetensors"), moments);
-  writeJsonAtomic(join(tmp, "state.json"), state); // last: its presence marks a complete checkpoint
-  const current = join(outputDir, CHECKPOINT);
-  const old = join(outputDir, `${CHECKPOINT}.old`);
-  rmSync(old, { recursive: true, force: true });
-  if (existsSync(current)) renameSync(current, old);
-  renameSync(tmp, current);
-  rmSync(old, { recursive: true, force: true });
+  // Written whole into a temporary folder and renamed into place (util/atomic.ts); a crash between the renames of the
+  // swap is repaired by cleanStaleTemps at the next start.
+  writeDirAtomic(join(outputDir, CHECKPOINT), (tmp) => {
+    const weights = new Map<string, TensorInput>();
+    for (const [name, t] of stage.params) weights.set(name, { shape: t.shape, data: t.data });
+    writeSafetensors(join(tmp, "weights.safetensors"), weights);
+    const moments = new Map<string, TensorInput>();
+    for (const [name, m] of optimizer.state.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
+    for (const [name, v] of optimizer.state.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
+    writeSafetensors(join(tmp, "optimizer.safetensors"), moments);
+    writeJsonAtomic(join(tmp, "state.json"), state); // last: its presence marks a complete checkpoint
+  });
 }
 
 function loadCheckpoint(dir: string, stage: TrainableStage, optimizer: AdamW): CheckpointState {

@@ -18,6 +18,7 @@ import { loadBeir, type Qrels } from "../retrieval/readers.ts";
 import { TokenizedCorpus, type CorpusText } from "../retrieval/tokenized-corpus.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { fileLayer, layeredConfig, PipelineConfigSchema, type ConfigLayer } from "./config-schema.ts";
+import { checkReuse, saveRankerFolder, saveRetrieverFolder, stageSettings } from "./artifacts.ts";
 import { examplesFromQrels, readTrainingFile, writeTrainingFile, type TrainingExample } from "./data.ts";
 import { FUSION_FILE, readRecordedFusion, type Fusion } from "../retrieval/fusion.ts";
 import { bm25Run, denseRun, evaluateRetriever, hybridRun, rerankRun, score, type Scored } from "./evaluation.ts";
@@ -71,6 +72,8 @@ export interface PipelineConfig {
   evalEvery: number;
   checkpointEvery: number;
   resume: boolean;
+  /** Resume a checkpoint even when the settings that change results differ from the ones it was made with. */
+  forceResume?: boolean;
 }
 
 const stage = (steps: number, batchSize: number, negatives: number, learningRate: number): StageTraining => ({
@@ -162,6 +165,7 @@ function loopConfig(cfg: PipelineConfig, s: StageTraining, outputDir: string, la
     outputDir, steps: s.steps, gradientAccumulation: s.gradientAccumulation, learningRate: s.learningRate,
     warmupSteps: s.warmupSteps, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm, seed,
     checkpointEvery: cfg.checkpointEvery, evalEvery: cfg.evalEvery, resume: cfg.resume, label,
+    settings: stageSettings(cfg, label), forceResume: cfg.forceResume ?? false,
   };
 }
 
@@ -180,6 +184,7 @@ export async function trainRanker(cfg: PipelineConfig, data: PipelineData, bm25:
   const evaluate = async (r: CrossEncoder): Promise<Record<string, number>> =>
     score(await rerankRun(r, corpus, devQueries, devFirst, cfg.rerankDepth, cfg.lengths, lexical), data.dev).metrics;
   if (existsSync(join(dir, "config.json"))) {
+    checkReuse(dir, cfg, "ranker", corpus);
     const ranker = CrossEncoder.load(dir);
     return { ranker, dir, dev: await evaluate(ranker) };
   }
@@ -194,8 +199,7 @@ export async function trainRanker(cfg: PipelineConfig, data: PipelineData, bm25:
     const stageWithEval = Object.assign(rankerStage, { evaluate: () => evaluate(ranker) });
     await runTrainingLoop(cfg.evalEvery > 0 ? stageWithEval : rankerStage, loopConfig(cfg, cfg.ranker, work, "ranker", cfg.seed));
   }
-  ranker.save(dir, { md2pr_stage: "ranker" });
-  corpus.tokenizer.save(dir);
+  saveRankerFolder(dir, ranker, corpus, cfg);
   return { ranker, dir, dev: await evaluate(ranker) };
 }
 
@@ -220,7 +224,10 @@ function newRetriever(cfg: PipelineConfig, tokenizer: WordPieceTokenizer): DualE
  */
 export async function warmUpRetriever(cfg: PipelineConfig, data: PipelineData, corpus: TokenizedCorpus, name = "retriever-warmup"): Promise<DualEncoder> {
   const dir = join(cfg.outputDir, name);
-  if (existsSync(join(dir, "md2pr.json"))) return DualEncoder.load(dir);
+  if (existsSync(join(dir, "md2pr.json"))) {
+    checkReuse(dir, cfg, name, corpus);
+    return DualEncoder.load(dir);
+  }
   const retriever = newRetriever(cfg, corpus.tokenizer);
   const pairs = selfSupervisedPairs(data.docs, cfg.warmup.kinds, cfg.seed);
   const warmCorpus = new TokenizedCorpus(new Map([...data.docs, ...pairs.docs]), corpus.tokenizer);
@@ -229,8 +236,7 @@ export async function warmUpRetriever(cfg: PipelineConfig, data: PipelineData, c
     md2pr: { ...cfg.retriever.md2pr, alpha: 0, beta: 0, filter: { ...cfg.retriever.md2pr.filter, enabled: false } },
   });
   await runTrainingLoop(warm, loopConfig(cfg, cfg.warmup, join(cfg.outputDir, "work", name), "warm-up", cfg.seed + 7));
-  retriever.save(dir, { md2pr_stage: name });
-  corpus.tokenizer.save(dir);
+  saveRetrieverFolder(dir, retriever, corpus, cfg, name);
   return retriever;
 }
 
@@ -249,6 +255,7 @@ export async function trainRetriever(
   const evaluate = async (m: DualEncoder, indexDir?: string): Promise<Record<string, number>> =>
     (await evaluateRetriever(m, corpus, devQueries, data.dev, 100, indexDir)).metrics;
   if (existsSync(join(dir, "md2pr.json"))) {
+    checkReuse(dir, cfg, name, corpus);
     const retriever = DualEncoder.load(dir);
     return { retriever, dir, dev: await evaluate(retriever, finalIndex) };
   }
@@ -262,8 +269,7 @@ export async function trainRetriever(
   if (cfg.retriever.steps > 0) {
     await runTrainingLoop(retrieverStage, loopConfig(cfg, cfg.retriever, join(cfg.outputDir, "work", name), name, cfg.seed + 1));
   }
-  retriever.save(dir, { md2pr_stage: name });
-  corpus.tokenizer.save(dir);
+  saveRetrieverFolder(dir, retriever, corpus, cfg, name, ranker);
   return { retriever, dir, dev: await evaluate(retriever, finalIndex) };
 }
 

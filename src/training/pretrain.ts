@@ -9,11 +9,13 @@ import { crossEntropy } from "../engine/index.ts";
 import type { Rng } from "../engine/rng.ts";
 import { singleBatch } from "../models/batching.ts";
 import { BertForMaskedLM } from "../models/bert-mlm.ts";
-import { makeBertConfig } from "../models/config.ts";
+import { bertConfigToJson, makeBertConfig } from "../models/config.ts";
 import { WordPieceTokenizer, restrictVocabulary } from "../models/tokenizer.ts";
 import { readBeirCorpus, readBeirQueries } from "../retrieval/readers.ts";
 import { passageText } from "../retrieval/tokenized-corpus.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
+import { CorpusFingerprinter, modelFingerprint } from "../util/provenance.ts";
+import { writeModelFolder } from "./artifacts.ts";
 import { runTrainingLoop, type MicroStepResult, type TrainableStage } from "./loop.ts";
 import { EpochSampler, microRng } from "./sampler.ts";
 
@@ -81,6 +83,8 @@ export interface PretrainConfig {
   seed: number;
   resume: boolean;
   checkpointEvery: number;
+  /** Resume a checkpoint made with other settings (the differences are logged). */
+  forceResume?: boolean;
 }
 
 export const DEFAULT_PRETRAIN: PretrainConfig = {
@@ -122,13 +126,22 @@ export async function runPretrain(cfg: PretrainConfig): Promise<{ dir: string; f
   const result = await runTrainingLoop(stage, {
     outputDir: work, steps: cfg.steps, gradientAccumulation: 1, learningRate: cfg.learningRate, warmupSteps: cfg.warmupSteps,
     weightDecay: 0.01, maxGradNorm: 1, seed: cfg.seed, checkpointEvery: cfg.checkpointEvery, evalEvery: 0, resume: cfg.resume, label: "pretrain",
+    settings: { dataDir: cfg.dataDir, vocabFile: cfg.vocabFile, model: cfg.model, restrictVocabulary: cfg.restrictVocabulary, maxLength: cfg.maxLength, batchSize: cfg.batchSize },
+    forceResume: cfg.forceResume ?? false,
   });
-  model.save(cfg.outputDir, { md2pr_stage: "pretrain-mlm" });
-  tokenizer.save(cfg.outputDir);
   const seconds = (Date.now() - t0) / 1000;
-  writeJsonAtomic(join(cfg.outputDir, "md2pr-pretrain.json"), {
-    command: process.argv.slice(1).join(" "), config: cfg, sequences: sequences.length, vocabSize: tokenizer.vocabSize,
-    parameters: [...model.params.values()].reduce((s, t) => s + t.size, 0), finalLoss: result.lastTerms.loss, seconds,
+  const corpus = new CorpusFingerprinter();
+  texts.forEach((t, i) => corpus.add(String(i), "", t));
+  const fingerprint = modelFingerprint({ settings: { type: "bert-mlm", config: bertConfigToJson(config) }, params: model.params, tokenizer: tokenizer.toTokenizerJson() });
+  const { outputDir: _out, resume: _resume, checkpointEvery: _every, forceResume: _force, ...settings } = cfg;
+  // The folder appears whole (weights, config, tokenizer, record) or not at all.
+  writeModelFolder(cfg.outputDir, "base-model", fingerprint, { corpus: corpus.digest(), settings }, (tmp) => {
+    model.save(tmp, { md2pr_stage: "pretrain-mlm" });
+    tokenizer.save(tmp);
+    writeJsonAtomic(join(tmp, "md2pr-pretrain.json"), {
+      command: process.argv.slice(1).join(" "), config: cfg, sequences: sequences.length, vocabSize: tokenizer.vocabSize,
+      parameters: [...model.params.values()].reduce((s, t) => s + t.size, 0), finalLoss: result.lastTerms.loss, seconds,
+    });
   });
   return { dir: cfg.outputDir, finalLoss: result.lastTerms.loss ?? NaN, seconds };
 }

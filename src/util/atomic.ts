@@ -1,11 +1,17 @@
 /**
- * Atomic file writes: the data goes to a temporary sibling file (`<path>.tmp-<pid>-<random>`), is fsync'ed,
- * and is then renamed over `path`. A reader therefore sees either the old complete file or the new complete
- * file, never a partial one, even if the process dies mid-write. Parent directories are created as needed.
- * After the rename the parent directory is fsync'ed too (best effort: ignored where the platform refuses).
+ * The one atomic-write module of md2pr. Every file and directory the project writes goes through it.
  *
- * Every checkpoint and index file in the project is written through these functions.
- * The functions are synchronous; `writeFileAtomicAsync` is the promise-returning variant.
+ * Files: the data goes to a hidden temporary sibling (`.<name>.tmp-<pid>-<random>`), is fsync'ed, and is renamed
+ * over the target; a reader sees the old complete file or the new complete file, never a partial one, even if the
+ * process dies mid-write. Parent directories are created as needed; the parent is fsync'ed after the rename (best
+ * effort). On failure (a full disk: ENOSPC) the temporary file is removed and the error names the target.
+ *
+ * Directories (a model folder, an index, a checkpoint): {@link writeDirAtomic} fills a temporary sibling directory
+ * and renames it into place once, so the folder appears whole or not at all. An existing target is first moved
+ * aside to `<temp>.old` and removed after the swap; a crash between the two renames leaves no target and the
+ * `.old` copy, which {@link cleanStaleTemps} (run by every writer before it starts) renames back.
+ *
+ * Temporary names carry the writer's pid; {@link cleanStaleTemps} removes those of processes that are gone.
  */
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
@@ -15,8 +21,29 @@ import { randomBytes } from "node:crypto";
 /** What can be written: a string (UTF-8), one byte array, or a list of byte arrays written back to back. */
 export type AtomicData = string | Uint8Array | readonly Uint8Array[];
 
-function tmpPathFor(target: string): string {
-  return `${target}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
+/** The hidden temporary sibling of `target`: `.<name>.tmp-<pid>-<random>`. */
+export function tmpPathFor(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+}
+
+/** A temporary name of this module (or of older md2pr versions: `<name>.tmp-<pid>[-<random>]`), parsed. */
+const TEMP_NAME = /^(\.?)(.+?)\.tmp-(\d+)(?:-[0-9a-z]+)?(\.old)?$/;
+
+/** Whether `name` is a temporary file or folder name of md2pr's writers. */
+export function isTempName(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
+/** Whether process `pid` is alive (EPERM: it exists but belongs to someone else). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function chunksOf(data: AtomicData): readonly Uint8Array[] {
@@ -66,8 +93,7 @@ export function writeFileAtomic(filePath: string, data: AtomicData): void {
       try { fs.closeSync(fd); } catch { /* ignore */ }
     }
     try { fs.unlinkSync(tmp); } catch { /* ignore */ }
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(`writeFileAtomic: failed to write ${target}: ${msg}`, { cause: err });
+    throw errorFor(target, err);
   }
   fsyncDirSync(dir);
 }
@@ -97,8 +123,7 @@ export async function writeFileAtomicAsync(filePath: string, data: AtomicData): 
       try { await handle.close(); } catch { /* ignore */ }
     }
     try { await fsp.unlink(tmp); } catch { /* ignore */ }
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(`writeFileAtomic: failed to write ${target}: ${msg}`, { cause: err });
+    throw errorFor(target, err);
   }
   fsyncDirSync(dir);
 }
@@ -120,4 +145,106 @@ export function writeJsonAtomic(filePath: string, value: unknown, options: Write
     throw new Error(`writeJsonAtomic: value for ${filePath} is not JSON-serialisable`);
   }
   writeFileAtomic(filePath, text + "\n");
+}
+
+function errorFor(target: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  const hint = e.code === "ENOSPC" ? " (the disk is full; free space and rerun: nothing was replaced)" : "";
+  return Object.assign(new Error(`cannot write ${target}: ${e.code ?? e.message}${hint}`, { cause: err }), { code: e.code });
+}
+
+/** Puts the filled temporary directory `tmp` in place of `target` (see the module comment). */
+function swapIntoPlace(tmp: string, target: string): void {
+  let old: string | null = null;
+  if (fs.existsSync(target)) {
+    old = `${tmp}.old`;
+    fs.renameSync(target, old);
+  }
+  fs.renameSync(tmp, target);
+  fsyncDirSync(path.dirname(target));
+  if (old !== null) fs.rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Builds directory `dir` atomically: `fill(tmp)` writes every file into a fresh temporary directory next to `dir`,
+ * which is then renamed into place (replacing an existing `dir`). On failure the temporary directory is removed and
+ * `dir` is left as it was.
+ */
+export function writeDirAtomic(dir: string, fill: (tmp: string) => void): void {
+  const target = path.resolve(dir);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const tmp = tmpPathFor(target);
+  try {
+    fs.mkdirSync(tmp);
+    fill(tmp);
+    swapIntoPlace(tmp, target);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (err instanceof Error && /^cannot write /.test(err.message)) throw err;
+    throw errorFor(target, err);
+  }
+}
+
+/** Promise-returning variant of {@link writeDirAtomic} (same guarantees). */
+export async function writeDirAtomicAsync(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const target = path.resolve(dir);
+  await fsp.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tmpPathFor(target);
+  try {
+    await fsp.mkdir(tmp);
+    await fill(tmp);
+    swapIntoPlace(tmp, target);
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true });
+    if (err instanceof Error && /^cannot write /.test(err.message)) throw err;
+    throw errorFor(target, err);
+  }
+}
+
+/** What {@link cleanStaleTemps} did. */
+export interface CleanReport {
+  removed: string[];
+  /** Targets put back from their `.old` copy (a crash between a directory swap's renames). */
+  restored: string[];
+}
+
+/**
+ * Removes the temporary files and folders that writers which are no longer running left under `root` (and `root`'s
+ * own temporary siblings), `depth` levels deep (-1: only the siblings); a target missing after an interrupted swap is
+ * restored from `.old`.
+ */
+export function cleanStaleTemps(root: string, depth = 3): CleanReport {
+  const report: CleanReport = { removed: [], restored: [] };
+  const abs = path.resolve(root);
+  scan(path.dirname(abs), 0, report, path.basename(abs));
+  if (depth >= 0) scan(abs, depth, report);
+  return report;
+}
+
+function scan(dir: string, depth: number, report: CleanReport, onlyFor?: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = TEMP_NAME.exec(e.name);
+    if (m) {
+      const [, , base, pid, old] = m;
+      if (onlyFor !== undefined && base !== onlyFor) continue;
+      if (processAlive(Number(pid))) continue;
+      const full = path.join(dir, e.name);
+      const target = path.join(dir, base!);
+      if (old && !fs.existsSync(target)) {
+        fs.renameSync(full, target);
+        report.restored.push(target);
+      } else {
+        fs.rmSync(full, { recursive: true, force: true });
+        report.removed.push(full);
+      }
+    } else if (depth > 0 && onlyFor === undefined && e.isDirectory()) {
+      scan(path.join(dir, e.name), depth - 1, report);
+    }
+  }
 }

@@ -2,7 +2,8 @@
 import type { Command } from "commander";
 import { Bm25Index, DEFAULT_BM25_PARAMS } from "../../retrieval/bm25.ts";
 import { readCorpusFile } from "../io.ts";
-import { action, log, newCommand, parseFloatArg } from "../util.ts";
+import { claimOutput } from "../../util/output.ts";
+import { action, CliError, log, newCommand, parseFloatArg } from "../util.ts";
 
 interface Bm25Options {
   corpus: string;
@@ -10,6 +11,7 @@ interface Bm25Options {
   k1: number;
   b: number;
   luceneNorms: boolean;
+  overwrite?: boolean;
 }
 
 export function bm25Command(): Command {
@@ -27,8 +29,12 @@ export function bm25Command(): Command {
     .option("--k1 <x>", "BM25 k1", parseFloatArg, DEFAULT_BM25_PARAMS.k1)
     .option("--b <x>", "BM25 b", parseFloatArg, DEFAULT_BM25_PARAMS.b)
     .option("--no-lucene-norms", "use exact document lengths instead of Lucene's quantized norms")
+    .option("--overwrite", "replace an --out that holds files md2pr did not write (default: refuse)")
     .action(action("bm25", async () => {
       const o = cmd.opts<Bm25Options>();
+      if (!(o.k1 >= 0)) throw new CliError(`--k1: must be >= 0, got ${o.k1}`);
+      if (!(o.b >= 0 && o.b <= 1)) throw new CliError(`--b: must be in [0, 1], got ${o.b}`);
+      claimOutput(o.out, { type: "dir", kind: "bm25-index" }, { overwrite: o.overwrite });
       const t0 = Date.now();
       const index = await Bm25Index.build(readCorpusFile(o.corpus), { params: { k1: o.k1, b: o.b, luceneNorms: o.luceneNorms } });
       await index.save(o.out);

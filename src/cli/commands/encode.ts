@@ -5,6 +5,7 @@ import { encodeShard, mergeShards, parseShardSpec } from "../../encoding/shards.
 import { TokenizedCorpus } from "../../retrieval/tokenized-corpus.ts";
 import { loadCorpusFile } from "../io.ts";
 import { loadRetriever } from "../models.ts";
+import { claimOutput } from "../../util/output.ts";
 import { action, CliError, log, newCommand, parsePositiveIntArg } from "../util.ts";
 
 interface EncodeOptions {
@@ -14,6 +15,7 @@ interface EncodeOptions {
   batchSize: number;
   shard?: string;
   merge?: boolean;
+  overwrite?: boolean;
 }
 
 export function encodeCommand(): Command {
@@ -35,8 +37,11 @@ export function encodeCommand(): Command {
     .option("--batch-size <n>", "passages per forward pass (shards of one index must use the same)", parsePositiveIntArg, 64)
     .option("--shard <i/n>", "encode only shard I of N (0-based) into DIR/shards/I-of-N")
     .option("--merge", "merge the finished shards under DIR/shards into the index DIR, then remove them")
+    .option("--overwrite", "replace an --out that holds files md2pr did not write (default: refuse)")
     .action(action("encode", async () => {
       const o = cmd.opts<EncodeOptions>();
+      // One writer per index (shards of one index run side by side: each writes its own folder).
+      if (o.shard === undefined) claimOutput(o.out, { type: "dir", kind: "dense-index" }, { overwrite: o.overwrite });
       const t0 = Date.now();
       if (o.merge) {
         if (o.shard) throw new CliError("--merge and --shard exclude each other: encode the shards first, then merge");

@@ -1,6 +1,7 @@
 /** `md2pr index`: an HNSW graph over a dense index, for approximate search. */
 import type { Command } from "commander";
 import { DenseIndex, HnswIndex } from "../../retrieval/dense-index.ts";
+import { claimOutput } from "../../util/output.ts";
 import { action, log, newCommand, parseIntArg, parsePositiveIntArg, requireDir } from "../util.ts";
 
 interface IndexOptions {
@@ -10,6 +11,7 @@ interface IndexOptions {
   efConstruction: number;
   efSearch: number;
   seed: number;
+  overwrite?: boolean;
 }
 
 export function indexCommand(): Command {
@@ -28,8 +30,10 @@ export function indexCommand(): Command {
     .option("--ef-construction <n>", "build-time candidate list size", parsePositiveIntArg, 200)
     .option("--ef-search <n>", "query-time candidate list size (raised to k when smaller)", parsePositiveIntArg, 100)
     .option("--seed <n>", "random seed of the level assignment", parseIntArg, 100)
+    .option("--overwrite", "replace an --out that holds files md2pr did not write (default: refuse)")
     .action(action("index", async () => {
       const o = cmd.opts<IndexOptions>();
+      claimOutput(o.out, { type: "dir", kind: "hnsw-index" }, { overwrite: o.overwrite });
       requireDir(o.index, "dense index directory");
       const dense = await DenseIndex.load(o.index);
       const t0 = Date.now();

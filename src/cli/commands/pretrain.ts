@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { runPretrain } from "../../training/pretrain.ts";
 import { addConfigFlags, DEFAULT_PRETRAIN, PRETRAIN_FLAGS, pretrainConfigFrom } from "../config-flags.ts";
+import { claimOutput } from "../../util/output.ts";
 import { action, log, newCommand } from "../util.ts";
 
 export function pretrainCommand(): Command {
@@ -21,6 +22,7 @@ export function pretrainCommand(): Command {
       process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`);
       return;
     }
+    claimOutput(cfg.outputDir, { type: "dir", kind: "base-model" }, { overwrite: cmd.opts<{ overwrite?: boolean }>().overwrite });
     const result = await runPretrain(cfg);
     log(`pretrain: final MLM loss ${result.finalLoss.toFixed(4)} after ${result.seconds.toFixed(1)} s`);
     process.stdout.write(`wrote ${result.dir}\n`);

@@ -7,6 +7,7 @@ import { bm25LexicalScorer } from "../../training/lexical.ts";
 import { DEFAULT_PIPELINE } from "../../training/pipeline.ts";
 import { scorePairs, type LexicalScorer } from "../../training/ranker-stage.ts";
 import { startProgress } from "../../util/progress.ts";
+import { claimOutput, looksLikeTrecRun } from "../../util/output.ts";
 import { loadCorpusFile, loadQueriesFile } from "../io.ts";
 import { loadRanker } from "../models.ts";
 import { action, CliError, log, newCommand, parsePositiveIntArg, requireDir, requireFile } from "../util.ts";
@@ -24,6 +25,7 @@ interface RerankOptions {
   maxQueryLength: number;
   maxPassageLength: number;
   maxPairLength: number;
+  overwrite?: boolean;
 }
 
 export function rerankCommand(): Command {
@@ -45,6 +47,7 @@ export function rerankCommand(): Command {
     .option("--depth <n>", "passages reranked per query", parsePositiveIntArg, 100)
     .requiredOption("--out <file>", "TREC run file to write")
     .option("--tag <word>", "run tag in the TREC file", "md2pr-rerank")
+    .option("--overwrite", "replace an --out file that is not a TREC run (default: refuse)")
     .option("--batch-size <n>", "pairs per forward pass", parsePositiveIntArg, 64)
     .option("--bm25 <dir>", "BM25 index for the ranker's lexical prior (default: built from --corpus when needed)")
     .option("--max-query-length <n>", "word pieces of the query", parsePositiveIntArg, lengths.maxQueryLength)
@@ -52,6 +55,7 @@ export function rerankCommand(): Command {
     .option("--max-pair-length <n>", "word pieces of the pair", parsePositiveIntArg, lengths.maxPairLength)
     .action(action("rerank", async () => {
       const o = cmd.opts<RerankOptions>();
+      claimOutput(o.out, { type: "file", recognize: looksLikeTrecRun, what: "TREC run" }, { overwrite: o.overwrite });
       const { model, tokenizer } = loadRanker(o.ranker);
       requireFile(o.run, "run file");
       const first = await readTrecRun(o.run);

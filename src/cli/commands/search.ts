@@ -8,6 +8,7 @@ import { writeTrecRun, type SearchHit } from "../../retrieval/metrics.ts";
 import { TokenizedCorpus } from "../../retrieval/tokenized-corpus.ts";
 import { loadQrelsFile, loadQueriesFile } from "../io.ts";
 import { loadRetriever } from "../models.ts";
+import { claimOutput, looksLikeTrecRun } from "../../util/output.ts";
 import { action, CliError, log, newCommand, parseFloatArg, parsePositiveIntArg, requireDir } from "../util.ts";
 
 interface SearchOptions {
@@ -27,6 +28,7 @@ interface SearchOptions {
   weight?: number;
   normalization: string;
   rrfK: number;
+  overwrite?: boolean;
 }
 
 /**
@@ -76,8 +78,10 @@ export function searchCommand(): Command {
     .option("--weight <w>", "hybrid: the dense side's weight in [0, 1] (default 0.5, or the recorded one)", parseFloatArg)
     .option("--normalization <n>", "hybrid, convex: per-query score normalization, minmax or zscore", "zscore")
     .option("--rrf-k <x>", "hybrid: the RRF constant", parseFloatArg, 60)
+    .option("--overwrite", "replace an --out file that is not a TREC run (default: refuse)")
     .action(action("search", async () => {
       const o = cmd.opts<SearchOptions>();
+      claimOutput(o.out, { type: "file", recognize: looksLikeTrecRun, what: "TREC run" }, { overwrite: o.overwrite });
       if (!o.model && !o.bm25) throw new CliError("give --model with --index or --hnsw (dense), --bm25 (BM25), or both (hybrid)");
       if (o.model && !o.index && !o.hnsw) throw new CliError("--model needs --index (exact) or --hnsw (approximate)");
       if (!o.model && (o.index || o.hnsw)) throw new CliError("--index and --hnsw need --model (the query encoder)");

@@ -2,6 +2,7 @@
 import { Option, type Command } from "commander";
 import { addConfigFlags, DEFAULT_PIPELINE, PIPELINE_FLAGS, pipelineConfigFrom } from "../config-flags.ts";
 import { runPipeline, STAGES, type Stage } from "../pipeline-runner.ts";
+import { claimOutput } from "../../util/output.ts";
 import { action, newCommand } from "../util.ts";
 
 const SETTINGS =
@@ -15,6 +16,8 @@ async function run(cmd: Command, stage: Stage, mineFile?: string): Promise<void>
     process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`);
     return;
   }
+  // One writer per run folder; never a folder of someone else's files (util/output.ts).
+  claimOutput(cfg.outputDir, { type: "dir", kind: "training-run", stamp: {} }, { overwrite: cmd.opts<{ overwrite?: boolean }>().overwrite });
   await runPipeline(cfg, stage, mineFile);
 }
 

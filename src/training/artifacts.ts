@@ -1,0 +1,88 @@
+/**
+ * The pipeline's artifacts and what they were made from: the settings of each stage that change its result (recorded
+ * in its checkpoints and its model folder), model folders written whole (a temporary folder renamed once, with the
+ * tokenizer and the `md2pr-artifact.json` record inside), and the check that a folder a rerun would reuse was made
+ * from the same corpus and settings (else the rerun is refused, naming what changed, instead of silently reusing it).
+ */
+import type { CrossEncoder } from "../models/cross-encoder.ts";
+import type { DualEncoder } from "../models/dual-encoder.ts";
+import { rankerFingerprint, retrieverFingerprint } from "../models/fingerprint.ts";
+import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
+import { writeDirAtomic } from "../util/atomic.ts";
+import {
+  corpusFingerprint, readArtifact, settingsDiff, writeArtifact, ProvenanceError, type ArtifactKind, type MadeFrom,
+} from "../util/provenance.ts";
+import type { PipelineConfig } from "./pipeline.ts";
+
+/** Settings every stage depends on (the data, the split, the starting models, the lengths, BM25 negatives). */
+const COMMON: readonly (keyof PipelineConfig)[] = [
+  "dataDir", "trainSplit", "devQueries", "seed", "base", "vocabFile", "model", "lengths", "bm25", "minedNegatives",
+];
+
+/**
+ * The settings that change the result of a stage, by its loop label or folder name: "ranker", "warm-up" /
+ * "<name>-warmup", "retriever" / "retriever-round2" (anything else: every result-changing setting).
+ */
+export function stageSettings(cfg: PipelineConfig, stage: string): Record<string, unknown> {
+  const common: Record<string, unknown> = Object.fromEntries(COMMON.map((k) => [k, cfg[k]]));
+  if (stage === "ranker") return { ...common, ranker: cfg.ranker };
+  const encoder = { shared: cfg.retriever.shared, pooling: cfg.retriever.pooling, similarity: cfg.retriever.similarity };
+  if (stage === "warm-up" || stage.endsWith("-warmup")) return { ...common, warmup: cfg.warmup, retriever: encoder };
+  return { ...common, warmup: cfg.warmup, ranker: cfg.ranker, retriever: cfg.retriever };
+}
+
+/** Writes a model folder whole: `write(tmp)` saves weights, config and tokenizer; the record is added; one rename. */
+export function writeModelFolder(dir: string, kind: ArtifactKind, fingerprint: string, madeFrom: MadeFrom, write: (tmp: string) => void): void {
+  writeDirAtomic(dir, (tmp) => {
+    write(tmp);
+    writeArtifact(tmp, kind, madeFrom, fingerprint);
+  });
+}
+
+function madeFrom(cfg: PipelineConfig, stage: string, corpus: TokenizedCorpus, inputs: Record<string, string> = {}): MadeFrom {
+  const base = cfg.base ? readArtifact(cfg.base)?.fingerprint : undefined;
+  return {
+    corpus: corpusFingerprint(corpus.docs),
+    inputs: { ...(base ? { base } : {}), ...inputs },
+    settings: stageSettings(cfg, stage),
+  };
+}
+
+/** Saves a trained retriever (weights, md2pr.json, tokenizer, record) as one folder. */
+export function saveRetrieverFolder(dir: string, retriever: DualEncoder, corpus: TokenizedCorpus, cfg: PipelineConfig, stage: string, teacher: CrossEncoder | null = null): void {
+  const inputs: Record<string, string> = teacher ? { ranker: rankerFingerprint(teacher, corpus.tokenizer) } : {};
+  writeModelFolder(dir, "retriever", retrieverFingerprint(retriever, corpus.tokenizer), madeFrom(cfg, stage, corpus, inputs), (tmp) => {
+    retriever.save(tmp, { md2pr_stage: stage });
+    corpus.tokenizer.save(tmp);
+  });
+}
+
+/** Saves a trained ranker (weights with its head, config, tokenizer, record) as one folder. */
+export function saveRankerFolder(dir: string, ranker: CrossEncoder, corpus: TokenizedCorpus, cfg: PipelineConfig): void {
+  writeModelFolder(dir, "ranker", rankerFingerprint(ranker, corpus.tokenizer), madeFrom(cfg, "ranker", corpus), (tmp) => {
+    ranker.save(tmp, { md2pr_stage: "ranker" });
+    corpus.tokenizer.save(tmp);
+  });
+}
+
+/**
+ * Before a stage reuses the folder an earlier run left (`<out>/ranker`, `<out>/retriever`...): refuses when that
+ * folder was made from another corpus or other settings, naming what changed. Folders of older md2pr versions (no
+ * record) are reused as before.
+ */
+export function checkReuse(dir: string, cfg: PipelineConfig, stage: string, corpus: TokenizedCorpus): void {
+  const record = readArtifact(dir);
+  if (!record) return;
+  const corpusNow = corpusFingerprint(corpus.docs);
+  const changed: string[] = [];
+  if (record.madeFrom.corpus !== undefined && record.madeFrom.corpus !== corpusNow) {
+    changed.push(`corpus: ${record.madeFrom.corpus} -> ${corpusNow} (${cfg.dataDir})`);
+  }
+  if (record.madeFrom.settings !== undefined) changed.push(...settingsDiff(record.madeFrom.settings, stageSettings(cfg, stage)));
+  if (changed.length === 0) return;
+  const list = changed.slice(0, 8).join("; ") + (changed.length > 8 ? `; and ${changed.length - 8} more` : "");
+  throw new ProvenanceError(
+    `${dir} was made with other inputs than this run's (${list}); reusing it would report results of the old settings. ` +
+      `Use another --out, or move ${dir} away to retrain this stage`,
+  );
+}
