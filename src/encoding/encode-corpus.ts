@@ -6,19 +6,35 @@
 import { noGrad } from "../engine/index.ts";
 import { singleBatch } from "../models/batching.ts";
 import type { DualEncoder } from "../models/dual-encoder.ts";
+import { retrieverFingerprint } from "../models/fingerprint.ts";
+import { corpusFingerprint, stampOrCheck } from "../util/provenance.ts";
 import { startProgress } from "../util/progress.ts";
 import { DenseIndex, EmbeddingWriter, type DenseIndexInfo, type DenseIndexMeta } from "../retrieval/dense-index.ts";
-import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
+import { passageText, type TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 
 export interface EncodeCorpusOptions {
   batchSize?: number;
   /** Progress label; null for silence. */
   label?: string | null;
+  /**
+   * Keep every passage's word pieces in the TokenizedCorpus cache (default true: training re-encodes the same
+   * corpus at each evaluation). False tokenizes on the fly and caches nothing, so a large corpus (MS MARCO: 8.8M
+   * passages, some 5 GB of cached pieces) holds only its text in memory; the vectors are the same.
+   */
+  cachePieces?: boolean;
+}
+
+/** A passage's word pieces, from the corpus cache or (cache false) freshly tokenized and not kept. */
+function passagePieces(corpus: TokenizedCorpus, id: string, cache: boolean): readonly number[] {
+  if (cache) return corpus.passage(id);
+  const doc = corpus.docs.get(id);
+  if (!doc) throw new Error(`unknown passage id '${id}'`);
+  return corpus.tokenizer.tokenizeToIds(passageText(doc)).slice(0, corpus.maxPieces);
 }
 
 /** Passage ids in encoding order: by word-piece length (then id), so batches hold similar lengths. */
-export function encodingOrder(corpus: TokenizedCorpus, maxLength: number): string[] {
-  const lengths = new Map(corpus.ids.map((id) => [id, Math.min(corpus.passage(id).length, maxLength)]));
+export function encodingOrder(corpus: TokenizedCorpus, maxLength: number, cachePieces = true): string[] {
+  const lengths = new Map(corpus.ids.map((id) => [id, Math.min(passagePieces(corpus, id, cachePieces).length, maxLength)]));
   return [...corpus.ids].sort((a, b) => lengths.get(a)! - lengths.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -46,8 +62,14 @@ export function encodeQueries(model: DualEncoder, corpus: TokenizedCorpus, texts
  */
 export async function encodeCorpus(model: DualEncoder, corpus: TokenizedCorpus, dir: string, options: EncodeCorpusOptions = {}): Promise<DenseIndex> {
   const fingerprint = model.fingerprint();
+  // What the index is made from (the model with its tokenizer, the corpus): a finished or interrupted index made
+  // from other partners is refused (util/provenance.ts), never reused or resumed.
+  const madeFrom = { model: retrieverFingerprint(model, corpus.tokenizer), corpus: corpusFingerprint(corpus.docs) };
+  stampOrCheck(dir, "dense-index", madeFrom, {
+    model: { fingerprint: madeFrom.model, name: "given" }, corpus: { fingerprint: madeFrom.corpus, name: "given" },
+  }, `md2pr encode --model MODEL --corpus CORPUS --out NEW_DIR (or remove ${dir})`);
   if (EmbeddingWriter.isComplete(dir)) return DenseIndex.load(dir, { expectedFingerprint: fingerprint });
-  const order = encodingOrder(corpus, model.settings.maxPassageLength);
+  const order = encodingOrder(corpus, model.settings.maxPassageLength, options.cachePieces ?? true);
   await encodeIds(model, corpus, order, dir, options);
   return DenseIndex.load(dir, { expectedFingerprint: fingerprint });
 }
@@ -79,7 +101,7 @@ export async function encodeIds(model: DualEncoder, corpus: TokenizedCorpus, ids
     const chunk = batchSize * 8;
     for (let start = writer.rowsDone; start < ids.length; start += chunk) {
       const part = ids.slice(start, start + chunk);
-      const rows = encodePieces(model, part.map((id) => corpus.passage(id)), "passage", corpus.specials, batchSize);
+      const rows = encodePieces(model, part.map((id) => passagePieces(corpus, id, options.cachePieces ?? true)), "passage", corpus.specials, batchSize);
       await writer.append(part, rows);
       progress?.update(start + part.length);
     }

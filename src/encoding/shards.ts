@@ -112,7 +112,7 @@ export async function encodeShard(
   model: DualEncoder, corpus: TokenizedCorpus, out: string, spec: ShardSpec, options: EncodeCorpusOptions = {},
 ): Promise<ShardResult> {
   const batchSize = options.batchSize ?? 64;
-  const order = encodingOrder(corpus, model.settings.maxPassageLength);
+  const order = encodingOrder(corpus, model.settings.maxPassageLength, options.cachePieces ?? true);
   const { start, end } = shardRange(order.length, batchSize, spec);
   const want = {
     shard: spec.index, shards: spec.count, rowStart: start, rowEnd: end, totalRows: order.length, batchSize,

@@ -65,6 +65,17 @@ describe("sharded encoding", () => {
     });
   }
 
+  it("without the piece cache (what the CLI does) the bytes are the same", async () => {
+    const { retriever } = toyModels(toy, 7);
+    const cached = join(tmp, "cached");
+    const uncached = join(tmp, "uncached");
+    await encodeCorpus(retriever, toy.corpus, cached, { batchSize: 3, label: null });
+    for (let i = 0; i < 2; i++) await encodeShard(retriever, toy.corpus, uncached, { index: i, count: 2 }, { batchSize: 3, label: null, cachePieces: false });
+    await mergeShards(uncached);
+    assert.equal(Buffer.compare(files(cached).emb, files(uncached).emb), 0);
+    assert.equal(files(uncached).ids, files(cached).ids);
+  });
+
   it("refuses to merge an incomplete or inconsistent set, and a shard made with another batch size", async () => {
     const { retriever } = toyModels(toy, 7);
     const out = join(tmp, "partial");

@@ -55,14 +55,14 @@ export function encodeCommand(): Command {
       const { model, tokenizer } = loadRetriever(o.model);
       const corpus = new TokenizedCorpus(await loadCorpusFile(o.corpus), tokenizer);
       if (spec) {
-        const r = await encodeShard(model, corpus, o.out, spec, { batchSize: o.batchSize });
+        const r = await encodeShard(model, corpus, o.out, spec, { batchSize: o.batchSize, cachePieces: false });
         log(`encode: shard ${spec.index}/${spec.count}: rows ${r.info.rowStart}..${r.info.rowEnd} of ${r.info.totalRows} ` +
           `in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${r.shardsDone} of ${spec.count} shards finished` +
           (r.shardsDone === spec.count ? `; merge them: md2pr encode --out ${o.out} --merge` : ""));
         process.stdout.write(`${r.dir}\n`);
         return;
       }
-      const index = await encodeCorpus(model, corpus, o.out, { batchSize: o.batchSize, label: "encode" });
+      const index = await encodeCorpus(model, corpus, o.out, { batchSize: o.batchSize, label: "encode", cachePieces: false });
       log(`encode: ${index.count} passages x ${index.dim} dims in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       process.stdout.write(`${o.out}\n`);
     }));
