@@ -77,6 +77,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     (service) => { state = { status: "ready", service }; },
     (err: unknown) => { state = { status: "failed", message: err instanceof Error ? err.message : String(err) }; },
   );
+  // While closing, answers (to the requests in flight) end their keep-alive connection so close() need not wait for it.
+  let closing = false;
+  app.addHook("preClose", async () => { closing = true; });
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) reply.header("connection", "close");
+  });
   app.addHook("onClose", async () => {
     if (state.status === "ready") await state.service.close();
   });
