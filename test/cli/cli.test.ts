@@ -17,7 +17,8 @@ import { CrossEncoder } from "../../src/models/cross-encoder.ts";
 import { DualEncoder } from "../../src/models/dual-encoder.ts";
 import { WordPieceTokenizer, restrictVocabulary } from "../../src/models/tokenizer.ts";
 import { encodePieces, encodeQueries } from "../../src/encoding/encode-corpus.ts";
-import { TokenizedCorpus, type CorpusText } from "../../src/retrieval/tokenized-corpus.ts";
+import { Ranker } from "../../src/api/ranker.ts";
+import { passageText, TokenizedCorpus, type CorpusText } from "../../src/retrieval/tokenized-corpus.ts";
 import { TOY_TOPICS } from "../helpers/toy.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -270,12 +271,15 @@ describe("md2pr CLI", { concurrency: true }, () => {
       // (the fingerprint of the model as loaded from its directory, which is what the CLI uses)
       assert.deepEqual([meta.count, meta.dim, meta.modelFingerprint], [4, 16, DualEncoder.load(p("retriever")).fingerprint()]);
       ok(await md2pr(["encode", "--model", p("retriever"), "--corpus", corpusFile, "--out", p("index")]), "encode again (reuses the index)");
-      const [hnsw, bm25] = await Promise.all([
-        md2pr(["index", "--index", p("index"), "--out", p("hnsw"), "--m", "4", "--ef-construction", "20"]),
+      const [hnsw, lance, bm25] = await Promise.all([
+        md2pr(["index", "--backend", "hnsw", "--index", p("index"), "--out", p("hnsw"), "--m", "4", "--ef-construction", "20"]),
+        md2pr(["index", "--index", p("index"), "--corpus", corpusFile, "--out", p("lance")]),
         md2pr(["bm25", "--corpus", corpusFile, "--out", p("bm25")]),
       ]);
       ok(hnsw, "index");
+      ok(lance, "index (LanceDB)");
       ok(bm25, "bm25");
+      fails(await md2pr(["index", "--index", p("index"), "--out", p("lance2")]), "index", /--backend lance needs --corpus/);
       const common = ["--queries", queriesFile, "--top-k", "4"];
       const [exact, approx, hybrid, judged, wrongModel] = await Promise.all([
         md2pr(["search", "--model", p("retriever"), "--index", p("index"), ...common, "--out", p("exact.trec")]),
@@ -286,6 +290,14 @@ describe("md2pr CLI", { concurrency: true }, () => {
       ]);
       for (const [r, what] of [[exact, "exact"], [approx, "hnsw"], [hybrid, "hybrid"], [judged, "judged"]] as const) ok(r, `search (${what})`);
       fails(wrongModel, "search", /fingerprint/);
+      const [lanceSearch, lanceWrong, lanceRerank] = await Promise.all([
+        md2pr(["search", "--model", p("retriever"), "--index", p("lance"), ...common, "--out", p("lance.trec")]),
+        md2pr(["search", "--model", p("other"), "--index", p("lance"), ...common, "--out", p("lance-wrong.trec")]),
+        md2pr(["search", "--model", p("retriever"), "--index", p("lance"), "--ranker", p("ranker"), "--rerank-depth", "3", ...common, "--out", p("lance-rerank.trec")]),
+      ]);
+      ok(lanceSearch, "search (LanceDB)");
+      ok(lanceRerank, "search (LanceDB, reranked; the text comes from the table)");
+      fails(lanceWrong, "search", /fingerprint/);
 
       // The exact run holds the inner products of the retriever's own query and passage vectors.
       const docMap = new Map<string, CorpusText>(docs.map(([id, title, text]) => [id, { title, text }]));
@@ -301,6 +313,7 @@ describe("md2pr CLI", { concurrency: true }, () => {
         }
         return m;
       };
+      const ranker = Ranker.load(p("ranker"));
       const exactRun = parse(p("exact.trec"));
       assert.equal(exactRun.size, 3);
       queries.forEach(([qid], qi) => {
@@ -312,13 +325,20 @@ describe("md2pr CLI", { concurrency: true }, () => {
           for (let j = 0; j < 16; j++) dot += qv[qi * 16 + j]! * pv[di * 16 + j]!;
           assert.ok(Math.abs(dot - h.score) < 1e-4 * Math.max(1, Math.abs(dot)), `${qid} ${h.id}: ${h.score} vs ${dot}`);
         }
-        // HNSW finds all 4 points with the same inner products (float rounding may reorder near-ties of a random model).
-        const approxHits = parse(p("hnsw.trec")).get(qid)!;
+        // HNSW and LanceDB find all 4 points with the same inner products (float rounding may reorder near-ties of a random model).
+        for (const file of ["hnsw.trec", "lance.trec"]) {
+        const approxHits = parse(p(file)).get(qid)!;
         assert.deepEqual(new Set(approxHits.map((h) => h.id)), new Set(hits.map((h) => h.id)));
         for (const h of approxHits) {
           const e = hits.find((x) => x.id === h.id)!;
-          assert.ok(Math.abs(e.score - h.score) < 1e-3 * Math.max(1, Math.abs(e.score)), `HNSW ${qid} ${h.id}: ${h.score} vs ${e.score}`);
+          assert.ok(Math.abs(e.score - h.score) < 1e-3 * Math.max(1, Math.abs(e.score)), `${file} ${qid} ${h.id}: ${h.score} vs ${e.score}`);
         }
+        }
+        // Reranked (the depth is raised to --top-k): the ranker's scores of (query, "title text" from the table).
+        const reranked = parse(p("lance-rerank.trec")).get(qid)!;
+        assert.equal(reranked.length, 4);
+        const rankerScores = ranker.predict(reranked.map((h) => [queries[qi]![1], passageText(docMap.get(h.id)!)] as const));
+        reranked.forEach((h, i) => assert.ok(Math.abs(h.score - rankerScores[i]!) < 1e-4, `rerank ${qid} ${h.id}: ${h.score} vs ${rankerScores[i]}`));
       });
       assert.deepEqual([...parse(p("judged.trec")).keys()], ["q1", "q2"]);
       assert.match(readFileSync(p("hybrid.trec"), "utf8"), / md2pr-hybrid\n/);

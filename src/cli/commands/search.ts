@@ -1,14 +1,16 @@
-/** `md2pr search`: dense (exact or HNSW), BM25, or hybrid (RRF) retrieval of a queries file into a TREC run. */
-import type { Command } from "commander";
-import { Bm25Index } from "../../retrieval/bm25.ts";
-import { DenseIndex, HnswIndex } from "../../retrieval/dense-index.ts";
-import { encodeQueries } from "../../encoding/encode-corpus.ts";
-import { DEFAULT_FUSION, describeFusion, hybridFuse, readRecordedFusion, validateFusion, type Fusion } from "../../retrieval/fusion.ts";
-import { writeTrecRun, type SearchHit } from "../../retrieval/metrics.ts";
-import { TokenizedCorpus } from "../../retrieval/tokenized-corpus.ts";
-import { loadQrelsFile, loadQueriesFile } from "../io.ts";
-import { loadRetriever } from "../models.ts";
+/**
+ * `md2pr search`: dense (exact, HNSW or LanceDB), BM25, or hybrid retrieval of a queries file, optionally reranked by
+ * the ranker, into a TREC run; through the library's Searcher (api/searcher.ts), the path `md2pr serve` uses too.
+ */
+import { Option, type Command } from "commander";
+import { Searcher, type SearchMode, type SearchResult } from "../../api/searcher.ts";
+import type { DenseSearchOptions } from "../../api/vector-index.ts";
+import { DEFAULT_FUSION, describeFusion, readRecordedFusion, validateFusion, type Fusion } from "../../retrieval/fusion.ts";
+import { writeTrecRun } from "../../retrieval/metrics.ts";
+import { loadCorpusFile, loadQrelsFile, loadQueriesFile } from "../io.ts";
 import { claimOutput, looksLikeTrecRun } from "../../util/output.ts";
+import { notARanker } from "../../models/fingerprint.ts";
+import { checkArtifactSet, corpusFingerprint } from "../../util/provenance.ts";
 import { action, CliError, log, newCommand, parseFloatArg, parsePositiveIntArg, requireDir } from "../util.ts";
 
 interface SearchOptions {
@@ -23,6 +25,13 @@ interface SearchOptions {
   tag?: string;
   batchSize: number;
   efSearch?: number;
+  nprobes?: number;
+  refineFactor?: number;
+  exactScan?: boolean;
+  ranker?: string;
+  rerankDepth: number;
+  mode?: SearchMode;
+  corpus?: string;
   fusionDepth: number;
   fusion?: string;
   weight?: number;
@@ -53,18 +62,20 @@ export function searchCommand(): Command {
   const cmd = newCommand(
     "search",
     "Searches a queries file (BEIR queries.jsonl, or `qid TAB text` lines) and writes the top-k passages of each query " +
-      "as a TREC run. With --model and --index (exact inner-product search) or --hnsw (approximate), the retriever " +
-      "encodes the queries; the index must come from the same model. With --bm25 alone it is BM25 search of an index " +
+      "as a TREC run. With --model and --index, the retriever encodes the queries and searches the dense index there: a " +
+      "directory from `md2pr encode` (exact inner-product search), a LanceDB table from `md2pr index` (a directory or " +
+      "URI; IVF-PQ with --nprobes/--refine-factor, or --exact-scan) or an HNSW graph; it must come from the same model. With --bm25 alone it is BM25 search of an index " +
       "from `md2pr bm25`; with --bm25 and a model, the two rankings (each --fusion-depth deep) are fused: by the fusion " +
       "the pipeline chose on the dev split (recorded in <model>/fusion.json), or as --fusion/--weight say (reciprocal rank " +
-      "fusion, or the convex combination of per-query normalized scores). --qrels restricts the search to the judged queries.",
+      "fusion, or the convex combination of per-query normalized scores). --ranker reranks the top --rerank-depth. " +
+      "--qrels restricts the search to the judged queries.",
     "md2pr search --model runs/scifact/retriever --index runs/scifact/index --queries data/scifact/queries.jsonl " +
       "--qrels data/scifact/qrels/test.tsv --top-k 100 --out runs/scifact/test.trec",
   );
   cmd
     .option("--model <dir>", "retriever directory (dense or hybrid search)")
-    .option("--index <dir>", "dense index directory from `md2pr encode` (exact search)")
-    .option("--hnsw <dir>", "HNSW index directory from `md2pr index` (approximate search)")
+    .option("--index <dir|uri>", "dense index: a directory from `md2pr encode` (exact), or from `md2pr index` (LanceDB or HNSW), or a LanceDB URI")
+    .option("--hnsw <dir>", "HNSW index directory from `md2pr index --backend hnsw` (the same as --index DIR)")
     .option("--bm25 <dir>", "BM25 index directory from `md2pr bm25` (alone: BM25; with --model: hybrid)")
     .requiredOption("--queries <file>", "queries file (.jsonl BEIR, else qid TAB text)")
     .option("--qrels <file>", "search only the queries judged in this qrels file")
@@ -72,7 +83,14 @@ export function searchCommand(): Command {
     .requiredOption("--out <file>", "TREC run file to write")
     .option("--tag <word>", "run tag in the TREC file (default md2pr-dense, md2pr-bm25 or md2pr-hybrid)")
     .option("--batch-size <n>", "queries per encoder forward pass", parsePositiveIntArg, 64)
-    .option("--ef-search <n>", "HNSW query-time candidate list size", parsePositiveIntArg)
+    .option("--ef-search <n>", "HNSW (and LanceDB IVF-HNSW): query-time candidate list size", parsePositiveIntArg)
+    .option("--nprobes <n>", "LanceDB: IVF partitions probed per query (default 20)", parsePositiveIntArg)
+    .option("--refine-factor <n>", "LanceDB IVF-PQ: re-score k * n candidates with the full vectors", parsePositiveIntArg)
+    .option("--exact-scan", "LanceDB: scan every row instead of using the ANN index")
+    .option("--ranker <dir>", "rerank the top --rerank-depth of the first stage with this ranker (needs passage text: a LanceDB index or --corpus)")
+    .addOption(new Option("--mode <mode>", "first stage (default: hybrid with --model and --bm25, else the one given); e.g. dense with --bm25 for a ranker's lexical prior").choices(["dense", "bm25", "hybrid"]))
+    .option("--rerank-depth <n>", "first-stage results the ranker rescores", parsePositiveIntArg, 100)
+    .option("--corpus <file>", "the passages' text for --ranker when the index stores none (exact, HNSW, BM25)")
     .option("--fusion-depth <n>", "hybrid: results taken from each retriever before fusion", parsePositiveIntArg, 1000)
     .option("--fusion <method>", "hybrid: rrf or convex (default: the fusion recorded in <model>/fusion.json, else rrf)")
     .option("--weight <w>", "hybrid: the dense side's weight in [0, 1] (default 0.5, or the recorded one)", parseFloatArg)
@@ -83,7 +101,8 @@ export function searchCommand(): Command {
       const o = cmd.opts<SearchOptions>();
       claimOutput(o.out, { type: "file", recognize: looksLikeTrecRun, what: "TREC run" }, { overwrite: o.overwrite });
       if (!o.model && !o.bm25) throw new CliError("give --model with --index or --hnsw (dense), --bm25 (BM25), or both (hybrid)");
-      if (o.model && !o.index && !o.hnsw) throw new CliError("--model needs --index (exact) or --hnsw (approximate)");
+      if (o.model && !o.index && !o.hnsw) throw new CliError("--model needs --index (an md2pr index directory or a LanceDB location) or --hnsw");
+      if (o.index && o.hnsw) throw new CliError("give --index or --hnsw, not both");
       if (!o.model && (o.index || o.hnsw)) throw new CliError("--index and --hnsw need --model (the query encoder)");
       let queries = await loadQueriesFile(o.queries);
       if (o.qrels) {
@@ -94,51 +113,38 @@ export function searchCommand(): Command {
         queries = new Map([...queries].filter(([q]) => qrels.has(q)));
       }
       const qids = [...queries.keys()];
-      const hybrid = Boolean(o.model && o.bm25);
-      const depth = hybrid ? Math.max(o.topK, o.fusionDepth) : o.topK;
       const t0 = Date.now();
-
-      let lexical: Map<string, SearchHit[]> | null = null;
-      if (o.bm25) {
-        requireDir(o.bm25, "BM25 index directory");
-        const bm25 = await Bm25Index.load(o.bm25);
-        lexical = bm25.searchAll(queries, depth);
+      const mode: SearchMode = o.mode ?? (o.model && o.bm25 ? "hybrid" : o.model ? "dense" : "bm25");
+      if (o.model) requireDir(o.model, "model directory");
+      if (o.bm25) requireDir(o.bm25, "BM25 index directory");
+      if (o.ranker) requireDir(o.ranker, "ranker directory");
+      const docs = o.corpus ? await loadCorpusFile(o.corpus) : undefined;
+      // The artifacts must belong together (util/provenance.ts): the index made with this retriever, one corpus.
+      checkArtifactSet({ retriever: o.model, index: o.index ?? o.hnsw, bm25: o.bm25, corpus: docs && { fingerprint: corpusFingerprint(docs), name: o.corpus! } });
+      const notRanker = o.ranker ? notARanker(o.ranker) : null;
+      if (notRanker) throw new CliError(`--ranker: ${notRanker}; give a folder from \`md2pr train-ranker\``);
+      const searcher = await Searcher.open({
+        retriever: o.model, index: o.index ?? o.hnsw, bm25: o.bm25, ranker: o.ranker, corpus: docs,
+      });
+      let fusion: Fusion | undefined;
+      if (mode === "hybrid") {
+        const chosen = hybridFusion(o);
+        fusion = chosen.fusion;
+        log(`search: hybrid fusion ${describeFusion(fusion)} (from ${chosen.source})`);
       }
-      let dense: Map<string, SearchHit[]> | null = null;
-      if (o.model) {
-        const { model, tokenizer } = loadRetriever(o.model);
-        const fingerprint = model.fingerprint();
-        const vectors = encodeQueries(model, new TokenizedCorpus(new Map(), tokenizer), qids.map((q) => queries.get(q)!), o.batchSize);
-        let hits: SearchHit[][];
-        if (o.hnsw) {
-          requireDir(o.hnsw, "HNSW index directory");
-          const index = await HnswIndex.load(o.hnsw, { expectedFingerprint: fingerprint });
-          if (o.efSearch) index.setEf(o.efSearch);
-          hits = index.search(vectors, qids.length, depth);
-        } else {
-          requireDir(o.index!, "dense index directory");
-          const index = await DenseIndex.load(o.index!, { expectedFingerprint: fingerprint });
-          hits = index.search(vectors, qids.length, depth);
-        }
-        dense = new Map(qids.map((q, i) => [q, hits[i]!]));
+      const dense: DenseSearchOptions = { ef: o.efSearch, nprobes: o.nprobes, refineFactor: o.refineFactor, exact: o.exactScan };
+      let run: Map<string, SearchResult[]>;
+      try {
+        run = await searcher.searchBatch(queries, {
+          k: o.topK, mode, fusion, fusionDepth: o.fusionDepth, rerank: Boolean(o.ranker), rerankDepth: o.rerankDepth,
+          dense, withText: false, batchSize: o.batchSize,
+        });
+      } finally {
+        searcher.close();
       }
-
-      let run: Map<string, SearchHit[]>;
-      let tag: string;
-      if (lexical && dense) {
-        const { fusion, source } = hybridFusion(o);
-        log(`search: hybrid fusion ${describeFusion(fusion)} (from ${source})`);
-        run = new Map(qids.map((q) => [q, hybridFuse(lexical.get(q)!, dense.get(q)!, fusion, o.topK)]));
-        tag = "md2pr-hybrid";
-      } else if (dense) {
-        run = dense;
-        tag = "md2pr-dense";
-      } else {
-        run = lexical!;
-        tag = "md2pr-bm25";
-      }
+      const tag = `md2pr-${mode}${o.ranker ? "+rerank" : ""}`;
       await writeTrecRun(o.out, run, o.tag ?? tag);
-      log(`search: ${qids.length} queries, top ${o.topK}, ${tag.slice(6)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      log(`search: ${qids.length} queries, top ${o.topK}, ${tag.slice(6)}${searcher.index ? ` (${searcher.index.kind} index)` : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       process.stdout.write(`${o.out}\n`);
     }));
   return cmd;
