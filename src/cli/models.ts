@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CrossEncoder } from "../models/cross-encoder.ts";
+import { notARanker } from "../models/fingerprint.ts";
 import { DualEncoder } from "../models/dual-encoder.ts";
 import { WordPieceTokenizer } from "../models/tokenizer.ts";
 import { CliError, requireDir } from "./util.ts";
@@ -24,5 +25,7 @@ export function loadRetriever(dir: string): { model: DualEncoder; tokenizer: Wor
 export function loadRanker(dir: string): { model: CrossEncoder; tokenizer: WordPieceTokenizer } {
   requireDir(dir, "ranker directory");
   if (!existsSync(join(dir, "config.json"))) throw new CliError(`${dir}: not a model directory (config.json is missing)`);
+  const notRanker = notARanker(dir);
+  if (notRanker) throw new CliError(`${notRanker}; give a folder from \`md2pr train-ranker\``);
   return { model: CrossEncoder.load(dir), tokenizer: tokenizerOf(dir) };
 }

@@ -14,6 +14,7 @@ import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { Analyzer, tokenize, type AnalyzerConfig } from "./analyzer.ts";
 import { atomicWriteDir, readTypedFile, typedBytes } from "./fs-util.ts";
+import { writeArtifact, type MadeFrom } from "../util/provenance.ts";
 import type { SearchHit } from "./metrics.ts";
 import { TopK } from "./topk.ts";
 
@@ -309,9 +310,10 @@ export class Bm25Index {
   /**
    * Saves the index to a directory, atomically (built in a temp directory, then renamed). Files:
    * meta.json, terms.txt, docids.txt (one per line), offsets.i32, postings-docs.i32, postings-tfs.i32,
-   * doclen.i32 (little-endian int32).
+   * doclen.i32 (little-endian int32), and md2pr-artifact.json (what it was made from: the corpus, the parameters) when
+   * `madeFrom` is given.
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, madeFrom?: MadeFrom): Promise<void> {
     for (const id of this.docIds) {
       if (/[\n\r]/.test(id)) throw new Error(`Bm25Index.save: doc id contains a line break: ${JSON.stringify(id)}`);
     }
@@ -327,6 +329,7 @@ export class Bm25Index {
       await fsp.writeFile(path.join(tmp, "postings-tfs.i32"), typedBytes(this.postTfs));
       await fsp.writeFile(path.join(tmp, "doclen.i32"), typedBytes(this.docLen));
       await fsp.writeFile(path.join(tmp, "meta.json"), JSON.stringify(meta, null, 2) + "\n");
+      if (madeFrom) writeArtifact(tmp, "bm25-index", { ...madeFrom, settings: { params: this.params, analyzer: this.analyzer.config, ...madeFrom.settings } });
     });
   }
 

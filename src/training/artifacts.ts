@@ -86,3 +86,19 @@ export function checkReuse(dir: string, cfg: PipelineConfig, stage: string, corp
       `Use another --out, or move ${dir} away to retrain this stage`,
   );
 }
+
+/** Before the pipeline reuses `<out>/bm25`: refuses one made from another corpus or with other BM25 parameters. */
+export function checkBm25Reuse(dir: string, docs: ReadonlyMap<string, { title?: string; text: string }>, cfg: PipelineConfig): void {
+  const record = readArtifact(dir);
+  if (!record) return;
+  const changed: string[] = [];
+  const corpusNow = corpusFingerprint(docs);
+  if (record.madeFrom.corpus !== undefined && record.madeFrom.corpus !== corpusNow) changed.push(`corpus: ${record.madeFrom.corpus} -> ${corpusNow} (${cfg.dataDir})`);
+  const recorded = (record.madeFrom.settings as { bm25?: unknown } | undefined)?.bm25;
+  if (recorded !== undefined) changed.push(...settingsDiff({ bm25: recorded }, { bm25: cfg.bm25 }));
+  if (changed.length === 0) return;
+  throw new ProvenanceError(
+    `${dir} was built from other inputs than this run's (${changed.join("; ")}); it would be reused as is. ` +
+      `Use another --out, or move ${dir} away to rebuild it`,
+  );
+}

@@ -18,7 +18,8 @@ import { loadBeir, type Qrels } from "../retrieval/readers.ts";
 import { TokenizedCorpus, type CorpusText } from "../retrieval/tokenized-corpus.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { fileLayer, layeredConfig, PipelineConfigSchema, type ConfigLayer } from "./config-schema.ts";
-import { checkReuse, saveRankerFolder, saveRetrieverFolder, stageSettings } from "./artifacts.ts";
+import { checkBm25Reuse, checkReuse, saveRankerFolder, saveRetrieverFolder, stageSettings } from "./artifacts.ts";
+import { corpusFingerprint } from "../util/provenance.ts";
 import { examplesFromQrels, readTrainingFile, writeTrainingFile, type TrainingExample } from "./data.ts";
 import { FUSION_FILE, readRecordedFusion, type Fusion } from "../retrieval/fusion.ts";
 import { bm25Run, denseRun, evaluateRetriever, hybridRun, rerankRun, score, type Scored } from "./evaluation.ts";
@@ -135,9 +136,12 @@ export function queriesOf(data: PipelineData, qrels: Qrels): Map<string, string>
 
 export async function loadOrBuildBm25(cfg: PipelineConfig, docs: ReadonlyMap<string, CorpusText>): Promise<Bm25Index> {
   const dir = join(cfg.outputDir, "bm25");
-  if (existsSync(join(dir, "meta.json"))) return Bm25Index.load(dir);
+  if (existsSync(join(dir, "meta.json"))) {
+    checkBm25Reuse(dir, docs, cfg);
+    return Bm25Index.load(dir);
+  }
   const bm25 = await Bm25Index.build([...docs].map(([id, d]) => ({ id, title: d.title, text: d.text })), { params: cfg.bm25 });
-  await bm25.save(dir);
+  await bm25.save(dir, { corpus: corpusFingerprint(docs), settings: { bm25: cfg.bm25 } });
   return bm25;
 }
 

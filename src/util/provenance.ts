@@ -13,7 +13,7 @@
  * shapes, float bytes) and its tokenizer's full description; a corpus's over every (id, title, text) in file order.
  */
 import { createHash, type Hash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { writeJsonAtomic } from "./atomic.ts";
@@ -211,4 +211,84 @@ export function settingsDiff(before: unknown, after: unknown, prefix = ""): stri
     return keys.flatMap((k) => settingsDiff(before[k], after[k], prefix ? `${prefix}.${k}` : k));
   }
   return canonicalJson(before) === canonicalJson(after) ? [] : [`${prefix || "(value)"}: ${canonicalJson(before) ?? "unset"} -> ${canonicalJson(after) ?? "unset"}`];
+}
+
+/** What a consumer has in hand: the fingerprints of its partners and how to name them. */
+export interface Partners {
+  model?: { fingerprint: string; name: string };
+  corpus?: { fingerprint: string; name: string };
+}
+
+/**
+ * Checks the record of artifact `dir` against the partners in hand: a model or corpus other than the one it was
+ * made from is refused, naming both sides and `rebuild` (the command that makes a matching artifact). A folder
+ * without a record (older md2pr) passes.
+ */
+export function checkMadeFrom(dir: string, partners: Partners, rebuild: string): ArtifactRecord | null {
+  const record = readArtifact(dir);
+  if (!record) return null;
+  const what = record.kind;
+  if (partners.model) {
+    checkPartner({ artifact: `${what} ${dir}`, field: "model", recorded: record.madeFrom.model, partner: `the model ${partners.model.name}`, actual: partners.model.fingerprint, rebuild });
+  }
+  if (partners.corpus) {
+    checkPartner({ artifact: `${what} ${dir}`, field: "corpus", recorded: record.madeFrom.corpus, partner: `the corpus ${partners.corpus.name}`, actual: partners.corpus.fingerprint, rebuild });
+  }
+  return record;
+}
+
+/**
+ * For artifacts filled over time (a dense index being encoded): a folder with a record must match `madeFrom`
+ * (else the {@link checkMadeFrom} error); a new or empty folder gets the record now, so that a resume or a reuse
+ * with other partners is refused later.
+ */
+export function stampOrCheck(dir: string, kind: ArtifactKind, madeFrom: MadeFrom, partners: Partners, rebuild: string): void {
+  if (checkMadeFrom(dir, partners, rebuild)) return;
+  const hasFiles = existsSync(dir) && readdirSync(dir).some((n) => !n.startsWith("."));
+  if (hasFiles) return; // written by an older md2pr: nothing recorded to compare
+  mkdirSync(dir, { recursive: true });
+  writeArtifact(dir, kind, madeFrom);
+}
+
+/** Artifact folders used together (any may be absent), and the corpus in hand if any. */
+export interface ArtifactSet {
+  /** A retriever folder (its record's fingerprint is the model's). */
+  retriever?: string;
+  /** A dense index, an HNSW index or a vector table made with the retriever. */
+  index?: string;
+  bm25?: string;
+  corpus?: { fingerprint: string; name: string };
+}
+
+/**
+ * Checks that artifacts used together belong together, from their records: the index was made with this retriever;
+ * the index, the BM25 index and the corpus in hand are one corpus. Throws a {@link ProvenanceError} naming both sides
+ * and the rebuild command. Folders without records (older md2pr) are not checked.
+ */
+export function checkArtifactSet(set: ArtifactSet): void {
+  const retriever = set.retriever ? readArtifact(set.retriever) : null;
+  const index = set.index ? readArtifact(set.index) : null;
+  const bm25 = set.bm25 ? readArtifact(set.bm25) : null;
+  if (retriever?.fingerprint && index) {
+    checkPartner({
+      artifact: `${index.kind} ${set.index}`, field: "model", recorded: index.madeFrom.model, partner: `the retriever ${set.retriever}`,
+      actual: retriever.fingerprint, rebuild: `md2pr encode --model ${set.retriever} --corpus CORPUS --out NEW_INDEX`,
+    });
+  }
+  const corpora: { name: string; fingerprint: string | undefined; rebuild: string }[] = [
+    { name: `${index?.kind ?? "index"} ${set.index}`, fingerprint: index?.madeFrom.corpus, rebuild: `md2pr encode --model MODEL --corpus CORPUS --out NEW_INDEX` },
+    { name: `bm25-index ${set.bm25}`, fingerprint: bm25?.madeFrom.corpus, rebuild: `md2pr bm25 --corpus CORPUS --out NEW_BM25` },
+  ];
+  if (set.corpus) {
+    for (const c of corpora) {
+      checkPartner({ artifact: c.name, field: "corpus", recorded: c.fingerprint, partner: `the corpus ${set.corpus.name}`, actual: set.corpus.fingerprint, rebuild: c.rebuild });
+    }
+  }
+  const [a, b] = corpora;
+  if (a!.fingerprint && b!.fingerprint && a!.fingerprint !== b!.fingerprint) {
+    throw new ProvenanceError(
+      `${a!.name} was made from corpus ${a!.fingerprint}, but ${b!.name} from corpus ${b!.fingerprint}; they cannot be fused. ` +
+        `Rebuild one from the other's corpus: ${b!.rebuild}`,
+    );
+  }
 }

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { Bm25Index, DEFAULT_BM25_PARAMS } from "../../retrieval/bm25.ts";
 import { readCorpusFile } from "../io.ts";
 import { claimOutput } from "../../util/output.ts";
+import { CorpusFingerprinter } from "../../util/provenance.ts";
 import { action, CliError, log, newCommand, parseFloatArg } from "../util.ts";
 
 interface Bm25Options {
@@ -36,8 +37,15 @@ export function bm25Command(): Command {
       if (!(o.b >= 0 && o.b <= 1)) throw new CliError(`--b: must be in [0, 1], got ${o.b}`);
       claimOutput(o.out, { type: "dir", kind: "bm25-index" }, { overwrite: o.overwrite });
       const t0 = Date.now();
-      const index = await Bm25Index.build(readCorpusFile(o.corpus), { params: { k1: o.k1, b: o.b, luceneNorms: o.luceneNorms } });
-      await index.save(o.out);
+      const corpus = new CorpusFingerprinter();
+      async function* fingerprinted(): AsyncGenerator<{ id: string; title: string; text: string }> {
+        for await (const d of readCorpusFile(o.corpus)) {
+          corpus.add(d.id, d.title, d.text);
+          yield d;
+        }
+      }
+      const index = await Bm25Index.build(fingerprinted(), { params: { k1: o.k1, b: o.b, luceneNorms: o.luceneNorms } });
+      await index.save(o.out, { corpus: corpus.digest() });
       log(`bm25: indexed ${index.numDocs} documents, ${index.numTerms} terms in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       process.stdout.write(`${o.out}\n`);
     }));

@@ -8,6 +8,7 @@ import { DEFAULT_PIPELINE } from "../../training/pipeline.ts";
 import { scorePairs, type LexicalScorer } from "../../training/ranker-stage.ts";
 import { startProgress } from "../../util/progress.ts";
 import { claimOutput, looksLikeTrecRun } from "../../util/output.ts";
+import { checkArtifactSet, corpusFingerprint } from "../../util/provenance.ts";
 import { loadCorpusFile, loadQueriesFile } from "../io.ts";
 import { loadRanker } from "../models.ts";
 import { action, CliError, log, newCommand, parsePositiveIntArg, requireDir, requireFile } from "../util.ts";
@@ -71,6 +72,7 @@ export function rerankCommand(): Command {
         let bm25: Bm25Index;
         if (o.bm25) {
           requireDir(o.bm25, "BM25 index directory");
+          checkArtifactSet({ bm25: o.bm25, corpus: { fingerprint: corpusFingerprint(docs), name: o.corpus } });
           bm25 = await Bm25Index.load(o.bm25);
         } else {
           log("rerank: the ranker has a lexical prior; building BM25 over the corpus (give --bm25 DIR to reuse an index)");
