@@ -1,8 +1,10 @@
 /** Sharded encoding: N shards + merge == one run, byte for byte; shard ranges; refusals. */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { encodeCorpus, encodingOrder } from "../../src/encoding/encode-corpus.ts";
 import { encodeShard, mergeShards, parseShardSpec, shardDir, shardRange } from "../../src/encoding/shards.ts";
@@ -91,6 +93,32 @@ describe("sharded encoding", () => {
     const other = toyModels(toy, 8).retriever;
     await encodeShard(other, toy.corpus, out, { index: 1, count: 2 }, { batchSize: 2, label: null });
     await assert.rejects(mergeShards(out), /modelFingerprint .* differs from shard 0/);
+  });
+
+  it("md2pr encode --shard 0/2, --shard 1/2 (side by side), --merge == md2pr encode, with the shipped model", async () => {
+    const root = fileURLToPath(new URL("../..", import.meta.url));
+    const corpus = join(tmp, "collection.tsv");
+    const words = "the of protein cell blood study patients results effect increased".split(" ");
+    const lines = Array.from({ length: 40 }, (_, i) => `${1000 + i}\t${Array.from({ length: 5 + ((i * 7) % 23) }, (_, j) => words[(i + j * 3) % words.length]).join(" ")}`);
+    writeFileSync(corpus, lines.join("\n") + "\n");
+    const run = (args: string[]) => new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(root, "bin", "md2pr.js"), "encode", ...args], { cwd: root, env: { ...process.env, MD2PR_NUM_THREADS: "1" } });
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`md2pr encode ${args.join(" ")}: exit ${code}: ${err}`))));
+    });
+    const model = join(root, "models", "base-scifact");
+    const one = join(tmp, "cli-one");
+    const two = join(tmp, "cli-two");
+    await Promise.all([
+      run(["--model", model, "--corpus", corpus, "--out", one, "--batch-size", "8"]),
+      run(["--model", model, "--corpus", corpus, "--out", two, "--batch-size", "8", "--shard", "0/2"]),
+      run(["--model", model, "--corpus", corpus, "--out", two, "--batch-size", "8", "--shard", "1/2"]),
+    ]);
+    await run(["--out", two, "--merge"]);
+    assert.equal(Buffer.compare(files(one).emb, files(two).emb), 0);
+    assert.equal(files(two).ids, files(one).ids);
+    assert.equal(files(two).meta, files(one).meta);
   });
 
   it("a rerun of a finished shard keeps it and reports the count of finished shards", async () => {

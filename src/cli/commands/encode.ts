@@ -1,5 +1,7 @@
 /** `md2pr encode`: the corpus through the retriever's passage encoder into a dense index directory. */
 import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { encodeCorpus } from "../../encoding/encode-corpus.ts";
 import { encodeShard, mergeShards, parseShardSpec } from "../../encoding/shards.ts";
 import { TokenizedCorpus } from "../../retrieval/tokenized-corpus.ts";
@@ -40,8 +42,10 @@ export function encodeCommand(): Command {
     .option("--overwrite", "replace an --out that holds files md2pr did not write (default: refuse)")
     .action(action("encode", async () => {
       const o = cmd.opts<EncodeOptions>();
-      // One writer per index (shards of one index run side by side: each writes its own folder).
-      if (o.shard === undefined) claimOutput(o.out, { type: "dir", kind: "dense-index" }, { overwrite: o.overwrite });
+      // One writer per index (shards of one index run side by side: each writes its own folder). A merge finds the
+      // shards/ folder that the shard runs wrote there, which is not itself an index: it is expected, not replaced.
+      const merging = o.merge === true && existsSync(join(o.out, "shards"));
+      if (o.shard === undefined) claimOutput(o.out, { type: "dir", kind: "dense-index" }, { overwrite: o.overwrite || merging });
       const t0 = Date.now();
       if (o.merge) {
         if (o.shard) throw new CliError("--merge and --shard exclude each other: encode the shards first, then merge");
