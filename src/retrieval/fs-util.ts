@@ -4,7 +4,6 @@
  */
 import { createReadStream } from "node:fs";
 import { promises as fsp } from "node:fs";
-import { createInterface } from "node:readline";
 
 /** An error in an input file; the message starts with `file:line:`. */
 export class DataFormatError extends Error {
@@ -25,21 +24,61 @@ export interface NumberedLine {
   readonly lineNo: number;
 }
 
-/** Streams the lines of a (possibly huge) text file; memory use does not depend on the file size. */
+/**
+ * Streams the lines of a (possibly huge) UTF-8 text file; memory use does not depend on the file size. A UTF-8 byte
+ * order mark at the start is skipped; "\n" and "\r\n" both end lines; a line that is not valid UTF-8 raises a
+ * {@link DataFormatError} naming the file and line (never a silent U+FFFD).
+ */
 export async function* readLines(file: string): AsyncGenerator<NumberedLine> {
-  const stream = createReadStream(file, { encoding: "utf8", highWaterMark: 1 << 20 });
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   let lineNo = 0;
-  try {
-    for await (const raw of rl) {
-      lineNo++;
-      const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-      yield { text, lineNo };
+  let carry: Buffer = Buffer.alloc(0);
+  const decode = (bytes: Buffer): NumberedLine => {
+    lineNo++;
+    let body = bytes;
+    if (lineNo === 1 && body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
+    if (body.length > 0 && body[body.length - 1] === 0x0d) body = body.subarray(0, body.length - 1);
+    try {
+      return { text: decoder.decode(body), lineNo };
+    } catch {
+      throw new DataFormatError(file, lineNo, `invalid UTF-8 at byte ${firstInvalidUtf8(body)} of the line (the file must be UTF-8 text)`);
     }
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      let start = 0;
+      for (let nl = buf.indexOf(0x0a, start); nl !== -1; nl = buf.indexOf(0x0a, start)) {
+        yield decode(buf.subarray(start, nl));
+        start = nl + 1;
+      }
+      carry = Buffer.from(buf.subarray(start));
+      buf = carry;
+    }
+    if (carry.length > 0) yield decode(carry);
   } finally {
-    rl.close();
     stream.destroy();
   }
+}
+
+/** The 0-based offset of the first byte of the first ill-formed UTF-8 sequence (only called on a bad line). */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    const [n, min] = b < 0x80 ? [0, 0] : b >= 0xc2 && b < 0xe0 ? [1, 0x80] : b >= 0xe0 && b < 0xf0 ? [2, 0x800] : b >= 0xf0 && b < 0xf5 ? [3, 0x10000] : [-1, 0];
+    if (n < 0) return i;
+    let cp = n === 0 ? b : b & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return i;
 }
 
 /**

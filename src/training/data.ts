@@ -5,8 +5,7 @@
  * Reading validates every line and names file:line on error (a query without a positive, an unknown passage id,
  * an empty text).
  */
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
+import { readLines } from "../retrieval/fs-util.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
 
 export interface TrainingExample {
@@ -18,10 +17,8 @@ export interface TrainingExample {
 
 export async function readTrainingFile(file: string, corpusIds: ReadonlySet<string> | ReadonlyMap<string, unknown>): Promise<TrainingExample[]> {
   const out: TrainingExample[] = [];
-  const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
-  let lineNo = 0;
-  for await (const line of lines) {
-    lineNo++;
+  // readLines: a UTF-8 BOM is skipped, invalid UTF-8 is reported with file:line.
+  for await (const { text: line, lineNo } of readLines(file)) {
     if (line.trim() === "") continue;
     const where = `${file}:${lineNo}`;
     let raw: unknown;
