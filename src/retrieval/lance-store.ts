@@ -238,23 +238,27 @@ export class LanceStore {
 
   /** Top-k passages (with their text) for each query row of `queries` [numQueries, dim]. */
   async search(queries: Float32Array, numQueries: number, k: number, opts: LanceSearchOptions = {}): Promise<PassageHit[][]> {
-    if (queries.length !== numQueries * this.dim) {
-      throw new Error(`LanceStore.search: queries have ${queries.length} values, expected ${numQueries} x ${this.dim}`);
-    }
-    const out: PassageHit[][] = [];
-    for (let q = 0; q < numQueries; q++) {
-      const rows = await this.query(queries.subarray(q * this.dim, (q + 1) * this.dim), k, opts, ["id", "title", "text"]);
-      out.push(rows.map((r) => ({ id: r.id, score: 1 - r._distance, title: r.title ?? "", text: r.text ?? "" })));
-    }
-    return out;
+    return this.each(queries, numQueries, async (vector) => {
+      const rows = await this.query(vector, k, opts, ["id", "title", "text"]);
+      return rows.map((r) => ({ id: r.id, score: 1 - r._distance, title: r.title ?? "", text: r.text ?? "" }));
+    });
   }
 
   /** Top-k ids and scores only (no passage text read), e.g. for benchmarks. */
   async searchIds(queries: Float32Array, numQueries: number, k: number, opts: LanceSearchOptions = {}): Promise<SearchHit[][]> {
-    const out: SearchHit[][] = [];
-    for (let q = 0; q < numQueries; q++) {
-      const rows = await this.query(queries.subarray(q * this.dim, (q + 1) * this.dim), k, opts, ["id"]);
-      out.push(rows.map((r) => ({ id: r.id, score: 1 - r._distance })));
+    return this.each(queries, numQueries, async (vector) => (await this.query(vector, k, opts, ["id"])).map((r) => ({ id: r.id, score: 1 - r._distance })));
+  }
+
+  /** Runs `fn` on each query row, a few queries in flight at a time (LanceDB works on them in parallel); results in order. */
+  private async each<T>(queries: Float32Array, numQueries: number, fn: (vector: Float32Array) => Promise<T>): Promise<T[]> {
+    if (queries.length !== numQueries * this.dim) {
+      throw new Error(`LanceStore.search: queries have ${queries.length} values, expected ${numQueries} x ${this.dim}`);
+    }
+    const out: T[] = new Array(numQueries);
+    const inFlight = 8;
+    for (let s = 0; s < numQueries; s += inFlight) {
+      const batch = Array.from({ length: Math.min(inFlight, numQueries - s) }, (_, i) => fn(queries.subarray((s + i) * this.dim, (s + i + 1) * this.dim)));
+      (await Promise.all(batch)).forEach((r, i) => (out[s + i] = r));
     }
     return out;
   }
