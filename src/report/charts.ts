@@ -5,7 +5,7 @@
  */
 import type { TopLevelSpec } from "vega-lite";
 import type { AblationRow, ResultRow } from "./inputs.ts";
-import { METRICS } from "./inputs.ts";
+import { isPairedRow, METRICS } from "./inputs.ts";
 import type { StageLog } from "./logs.ts";
 
 export interface ChartDef {
@@ -170,7 +170,41 @@ export function resultsChart(rows: readonly ResultRow[]): ChartDef {
 
 /** Which ablation variants have error bars (two seeds or more); the others are listed in the table only. */
 export function chartedVariants(rows: readonly AblationRow[]): AblationRow[] {
-  return rows.filter((r) => r.per_seed.length >= 2);
+  return rows.filter((r) => r.per_seed.length >= 2 && !isPairedRow(r));
+}
+
+/** The paired rows ("X - contrastive"): the difference's mean with its 95% interval, for nDCG@10 and R@100, against zero. */
+export function pairedChart(rows: readonly AblationRow[]): ChartDef | null {
+  const paired = rows.filter(isPairedRow);
+  if (paired.length === 0) return null;
+  const variants = paired.map((r) => r.variant);
+  const values = paired.flatMap((r) => [
+    { variant: r.variant, metric: "nDCG@10", value: r.ndcg10_mean, lo: r.ci95_low!, hi: r.ci95_high! },
+    ...(r.recall100_ci95_low !== undefined && r.recall100_ci95_high !== undefined
+      ? [{ variant: r.variant, metric: "R@100", value: r.recall100_mean, lo: r.recall100_ci95_low, hi: r.recall100_ci95_high }]
+      : []),
+  ]);
+  const x = { field: "variant", type: "nominal", sort: variants, title: null, axis: { labelAngle: -35 } } as const;
+  const y = { type: "quantitative", title: "difference", scale: { zero: true } } as const;
+  const title = "Ablation: paired differences (mean and 95% interval over seeds)";
+  const spec = {
+    $schema: SCHEMA,
+    title,
+    data: { values },
+    facet: { column: { field: "metric", type: "nominal", sort: ["nDCG@10", "R@100"], title: null, header: { labelFontSize: 12 } } },
+    spec: {
+      width: 260,
+      height: 230,
+      layer: [
+        { mark: { type: "rule", color: "#888", strokeDash: [4, 3] }, encoding: { y: { datum: 0, type: "quantitative" } } },
+        { mark: { type: "errorbar", ticks: true, color: "#4c78a8" }, encoding: { x, y: { ...y, field: "lo" }, y2: { field: "hi" } } },
+        { mark: { type: "point", filled: true, size: 70, color: "#4c78a8" }, encoding: { x, y: { ...y, field: "value" } } },
+      ],
+    },
+    resolve: { scale: { y: "independent" } },
+    config: CONFIG,
+  } as TopLevelSpec;
+  return { id: "ablation-paired", title, caption: "Per-seed difference of each variant to the baseline: mean and 95% t interval over seeds; the dashed line is no difference.", spec };
 }
 
 /** The ablation: per variant and metric the mean over seeds with +-1 sample standard deviation, and each seed's value. */
@@ -208,7 +242,7 @@ export function ablationChart(rows: readonly AblationRow[]): ChartDef {
     config: CONFIG,
   } as TopLevelSpec;
   const seeds = [...new Set(charted.map((r) => r.per_seed.length))].join(" or ");
-  const left = rows.filter((r) => !charted.includes(r)).map((r) => r.variant);
+  const left = rows.filter((r) => !charted.includes(r) && !isPairedRow(r)).map((r) => r.variant);
   const caption = `Red: mean over ${seeds} seeds with ±1 sample standard deviation; grey: each seed.` +
     (left.length ? ` Single-seed rows (${left.join(", ")}) have no spread and are in the table only.` : "");
   return { id: "ablation", title, caption, spec };

@@ -1,6 +1,6 @@
 /** The report page: one self-contained HTML document (inline CSS and SVG, no script, nothing fetched). */
 import type { AblationRow, ResultRow } from "./inputs.ts";
-import { METRICS } from "./inputs.ts";
+import { isPairedRow, METRICS } from "./inputs.ts";
 import type { StageLog } from "./logs.ts";
 
 export interface ChartFigure {
@@ -24,7 +24,7 @@ export interface ReportPage {
   generatedAt: string;
   version: string;
   results: { file: string; rows: ResultRow[]; figure: ChartFigure } | null;
-  ablation: { file: string; rows: AblationRow[]; figure: ChartFigure } | null;
+  ablation: { file: string; rows: AblationRow[]; figure: ChartFigure; paired: ChartFigure | null } | null;
   stages: StageSection[];
   /** Things the report looked for and did not find (shown so a missing section is explained). */
   notes: string[];
@@ -54,14 +54,24 @@ function resultsSection(r: NonNullable<ReportPage["results"]>): string {
 }
 
 function ablationSection(a: NonNullable<ReportPage["ablation"]>): string {
-  const rows = a.rows.map((r) => [
+  const rows = a.rows.filter((r) => !isPairedRow(r)).map((r) => [
     r.variant, ...METRICS.map((m) => `${fmt(r[`${m.key}_mean`])} ± ${fmt(r[`${m.key}_std`])}`),
     r.dev_ndcg10_mean === undefined ? "" : fmt(r.dev_ndcg10_mean), r.seeds.join(","),
   ]);
   const commands = [...new Set(a.rows.map((r) => r.command).filter((c): c is string => Boolean(c)))];
   return `<section id="ablation">\n<h2>Ablation</h2>\n<p>From <code>${escapeHtml(a.file)}</code>` +
     (commands.length ? `, made by <code>${commands.map(escapeHtml).join("</code>; <code>")}</code>` : "") + ".</p>\n" +
-    `${figure(a.figure)}\n${table(["variant", ...METRICS.map((m) => `${m.name} (mean ± sd)`), "dev nDCG@10", "seeds"], rows)}\n</section>`;
+    `${figure(a.figure)}\n${table(["variant", ...METRICS.map((m) => `${m.name} (mean ± sd)`), "dev nDCG@10", "seeds"], rows)}\n` +
+    (a.paired ? `${figure(a.paired)}\n${pairedTable(a.rows.filter(isPairedRow))}\n` : "") + "</section>";
+}
+
+function pairedTable(rows: readonly AblationRow[]): string {
+  const p = (x: number | undefined): string => (x === undefined ? "" : x.toFixed(4));
+  return table(["paired difference", "nDCG@10 [95% interval]", "p (nDCG@10)", "R@100 [95% interval]", "p (R@100)", "seeds"], rows.map((r) => [
+    r.variant, `${fmt(r.ndcg10_mean)} [${fmt(r.ci95_low!)}, ${fmt(r.ci95_high!)}]`, p(r.p_value),
+    r.recall100_ci95_low === undefined ? fmt(r.recall100_mean) : `${fmt(r.recall100_mean)} [${fmt(r.recall100_ci95_low)}, ${fmt(r.recall100_ci95_high!)}]`,
+    p(r.recall100_p_value), r.seeds.join(","),
+  ]));
 }
 
 function stageSection(s: StageSection): string {

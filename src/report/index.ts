@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { writeFileAtomic } from "../util/atomic.ts";
-import { ablationChart, resultsChart, stageCharts, type ChartDef } from "./charts.ts";
+import { ablationChart, pairedChart, resultsChart, stageCharts, type ChartDef } from "./charts.ts";
 import { renderPage, type ChartFigure, type ReportPage, type StageSection } from "./html.ts";
 import { readAblation, readResults } from "./inputs.ts";
 import { readTrainingLogs } from "./logs.ts";
@@ -53,7 +53,8 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
   let ablation: ReportPage["ablation"] = null;
   if (ablationFile) {
     const rows = readAblation(ablationFile);
-    ablation = { file: ablationFile, rows, figure: await draw(ablationChart(rows)) };
+    const paired = pairedChart(rows);
+    ablation = { file: ablationFile, rows, figure: await draw(ablationChart(rows)), paired: paired ? await draw(paired) : null };
   }
 
   const stages: StageSection[] = [];

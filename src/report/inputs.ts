@@ -28,6 +28,13 @@ const ablationRow = z.object({
   seeds: z.array(z.number().int()).min(1),
   per_seed: z.array(seedRow),
   command: z.string().optional(),
+  /** Paired rows ("X - contrastive"): 95% t interval over seeds of the difference, randomization-test p over queries. */
+  ci95_low: z.number().optional(),
+  ci95_high: z.number().optional(),
+  p_value: z.number().optional(),
+  recall100_ci95_low: z.number().optional(),
+  recall100_ci95_high: z.number().optional(),
+  recall100_p_value: z.number().optional(),
 });
 export type AblationRow = z.infer<typeof ablationRow>;
 
@@ -41,6 +48,11 @@ export type MetricKey = (typeof METRICS)[number]["key"];
 
 export function readResults(file: string): ResultRow[] {
   return parseJsonFile(file, z.array(systemRow).min(1, "expected at least one system row"));
+}
+
+/** A paired-difference row of an ablation file (it carries a confidence interval). */
+export function isPairedRow(row: AblationRow): boolean {
+  return row.ci95_low !== undefined && row.ci95_high !== undefined;
 }
 
 export function readAblation(file: string): AblationRow[] {

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ablationChart, chartedVariants, stepGroupOf, thinIndices, trailingMean } from "../../src/report/charts.ts";
+import { ablationChart, chartedVariants, pairedChart, stepGroupOf, thinIndices, trailingMean } from "../../src/report/charts.ts";
 import { escapeHtml } from "../../src/report/html.ts";
 import { writeReport } from "../../src/report/index.ts";
 import { readAblation } from "../../src/report/inputs.ts";
@@ -93,6 +93,23 @@ describe("writeReport", () => {
       assert.deepEqual([...bytes.subarray(1, 4)], [0x50, 0x4e, 0x47], `${png} is a PNG`);
       assert.ok(bytes.length > 5000, `${png}: ${bytes.length} bytes`);
     }
+  });
+  it("draws the paired rows of an ablation (difference to the baseline, 95% interval) in a chart of their own", async () => {
+    const run = join(tmp, "run-paired");
+    writeSyntheticRun(run, 12);
+    const rows = JSON.parse(readFileSync(join(run, "ablation.json"), "utf8")) as Record<string, unknown>[];
+    const full = rows.find((r) => r.variant === "full")!;
+    rows.push({ ...full, variant: "full - contrastive", ndcg10_mean: 0.0085, ci95_low: -0.02, ci95_high: 0.037, p_value: 0.21,
+      recall100_mean: 0.02, recall100_ci95_low: 0.001, recall100_ci95_high: 0.039, recall100_p_value: 0.03 });
+    writeFileSync(join(run, "ablation.json"), JSON.stringify(rows));
+    const parsed = readAblation(join(run, "ablation.json"));
+    assert.ok(!chartedVariants(parsed).some((r) => r.variant.includes(" - ")), "paired rows stay out of the absolute chart");
+    const paired = pairedChart(parsed)!;
+    const values = (paired.spec as { data: { values: { metric: string; lo: number; hi: number }[] } }).data.values;
+    assert.deepEqual(values.map((v) => [v.metric, v.lo, v.hi]), [["nDCG@10", -0.02, 0.037], ["R@100", 0.001, 0.039]]);
+    const html = readFileSync((await writeReport(run)).html, "utf8");
+    assert.match(html, /id="chart-ablation-paired"/);
+    assert.match(html, /<td>full - contrastive<\/td><td class="num">0\.0085 \[-0\.0200, 0\.0370\]<\/td><td class="num">0\.2100/);
   });
   it("refuses a directory with nothing to report", async () => {
     const empty = join(tmp, "empty");
