@@ -18,6 +18,21 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 
+/**
+ * Fault injection for the reliability tests (test/reliability/), off unless MD2PR_TEST_FAULT is set:
+ * "kill:<point>[:<n>]" SIGKILLs the process the n-th time (default 1) it reaches <point>; "enospc:<point>[:<n>]"
+ * throws ENOSPC there. Points: "file:before-rename", "dir:before-swap", "dir:between-renames".
+ */
+const FAULT = /^(kill|enospc):([a-z:-]+?)(?::(\d+))?$/.exec(process.env.MD2PR_TEST_FAULT ?? "");
+let faultPasses = 0;
+
+function faultPoint(point: string): void {
+  if (!FAULT || FAULT[2] !== point) return;
+  if (++faultPasses !== Number(FAULT[3] ?? 1)) return;
+  if (FAULT[1] === "kill") process.kill(process.pid, "SIGKILL");
+  throw Object.assign(new Error(`ENOSPC: no space left on device, write (MD2PR_TEST_FAULT)`), { code: "ENOSPC" });
+}
+
 /** What can be written: a string (UTF-8), one byte array, or a list of byte arrays written back to back. */
 export type AtomicData = string | Uint8Array | readonly Uint8Array[];
 
@@ -87,6 +102,7 @@ export function writeFileAtomic(filePath: string, data: AtomicData): void {
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
+    faultPoint("file:before-rename");
     fs.renameSync(tmp, target);
   } catch (err) {
     if (fd !== undefined) {
@@ -117,6 +133,7 @@ export async function writeFileAtomicAsync(filePath: string, data: AtomicData): 
     await handle.sync();
     await handle.close();
     handle = undefined;
+    faultPoint("file:before-rename");
     await fsp.rename(tmp, target);
   } catch (err) {
     if (handle !== undefined) {
@@ -155,10 +172,12 @@ function errorFor(target: string, err: unknown): Error {
 
 /** Puts the filled temporary directory `tmp` in place of `target` (see the module comment). */
 function swapIntoPlace(tmp: string, target: string): void {
+  faultPoint("dir:before-swap");
   let old: string | null = null;
   if (fs.existsSync(target)) {
     old = `${tmp}.old`;
     fs.renameSync(target, old);
+    faultPoint("dir:between-renames");
   }
   fs.renameSync(tmp, target);
   fsyncDirSync(path.dirname(target));
