@@ -217,9 +217,12 @@ export function readDebertaV2Config(file: string): DebertaV2Config {
   return parseDebertaV2Config(json, file);
 }
 
-/** A validated config from the defaults plus overrides. */
+/** A validated config from the defaults plus overrides (embedding and pooler sizes follow hiddenSize unless given). */
 export function makeDebertaV2Config(overrides: Partial<Omit<DebertaV2Config, "modelType">> = {}): DebertaV2Config {
-  const merged: DebertaV2Config = { ...DEFAULT_DEBERTA_V2_CONFIG, ...overrides, modelType: "deberta-v2" };
+  const hidden = overrides.hiddenSize ?? DEFAULT_DEBERTA_V2_CONFIG.hiddenSize;
+  const merged: DebertaV2Config = {
+    ...DEFAULT_DEBERTA_V2_CONFIG, embeddingSize: hidden, poolerHiddenSize: hidden, ...overrides, modelType: "deberta-v2",
+  };
   return parseDebertaV2Config(debertaV2ConfigToJson(merged), "<makeDebertaV2Config>");
 }
 

@@ -5,8 +5,7 @@
 import { reshape, noGrad } from "../engine/index.ts";
 import type { Rng } from "../engine/rng.ts";
 import { pairBatch } from "../models/batching.ts";
-import type { CrossEncoder } from "../models/cross-encoder.ts";
-import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
+import type { PairCorpus, PairRanker } from "../models/pair-ranker.ts";
 import { candidateGroup, type TrainingExample } from "./data.ts";
 import type { MicroStepResult, TrainableStage } from "./loop.ts";
 import { listwiseLoss } from "./losses/listwise.ts";
@@ -34,9 +33,9 @@ export class RankerStage implements TrainableStage {
   private readonly sampler: EpochSampler;
 
   constructor(
-    readonly ranker: CrossEncoder,
+    readonly ranker: PairRanker,
     readonly examples: readonly TrainingExample[],
-    readonly corpus: TokenizedCorpus,
+    readonly corpus: PairCorpus,
     readonly options: RankerStageOptions,
   ) {
     this.params = ranker.params;
@@ -74,7 +73,7 @@ export class RankerStage implements TrainableStage {
 
 /** Scores (query, passage) pairs with the ranker in eval mode, in batches: one score per passage. */
 export function scorePairs(
-  ranker: CrossEncoder, corpus: TokenizedCorpus, query: string, passageIds: readonly string[],
+  ranker: PairRanker, corpus: PairCorpus, query: string, passageIds: readonly string[],
   lengths: PairLengths, batchSize = 64, lexical?: LexicalScorer,
 ): Float32Array {
   const out = new Float32Array(passageIds.length);
