@@ -40,8 +40,10 @@ export interface LoopConfig {
   seed: number;
   /** Checkpoint every N optimizer steps (0: only at the end). */
   checkpointEvery: number;
-  /** Evaluate every N optimizer steps (0: only at the end, if the stage can evaluate). */
+  /** Evaluate every N optimizer steps (0: only at the end, when `evaluate` is given). */
   evalEvery: number;
+  /** Evaluation of the model being trained (for example nDCG@10 on a dev split), logged with its step. */
+  evaluate?: (step: number) => Promise<Record<string, number>>;
   /** Continue from `<outputDir>/checkpoint` when present. */
   resume: boolean;
   /** Label of the progress bar and log records. */
@@ -71,8 +73,6 @@ export interface TrainableStage {
   /** Optional state that must survive a resume (JSON-serialisable). */
   getState?(): unknown;
   setState?(state: unknown): void;
-  /** Optional evaluation (for example nDCG@10 on a dev split). */
-  evaluate?(step: number): Promise<Record<string, number>>;
 }
 
 export interface LoopResult {
@@ -176,8 +176,8 @@ export async function runTrainingLoop(stage: TrainableStage, config: LoopConfig)
     progress.update(step, { loss: sums.loss ?? 0 });
 
     const atEnd = step === config.steps;
-    if (stage.evaluate && ((config.evalEvery > 0 && step % config.evalEvery === 0) || atEnd)) {
-      const metrics = await stage.evaluate(step);
+    if (config.evaluate && ((config.evalEvery > 0 && step % config.evalEvery === 0) || atEnd)) {
+      const metrics = await config.evaluate(step);
       evaluations.push({ step, metrics });
       appendFileSync(logFile, `${JSON.stringify({ stage: config.label, step, eval: metrics })}\n`);
     }

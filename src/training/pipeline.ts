@@ -200,8 +200,8 @@ export async function trainRanker(cfg: PipelineConfig, data: PipelineData, bm25:
       batchSize: cfg.ranker.batchSize, negatives: cfg.ranker.negatives, lengths: cfg.lengths, seed: cfg.seed, lexical,
     });
     const work = join(cfg.outputDir, "work", "ranker");
-    const stageWithEval = Object.assign(rankerStage, { evaluate: () => evaluate(ranker) });
-    await runTrainingLoop(cfg.evalEvery > 0 ? stageWithEval : rankerStage, loopConfig(cfg, cfg.ranker, work, "ranker", cfg.seed));
+    const evalDuring = cfg.evalEvery > 0 ? { evaluate: () => evaluate(ranker) } : {};
+    await runTrainingLoop(rankerStage, { ...loopConfig(cfg, cfg.ranker, work, "ranker", cfg.seed), ...evalDuring });
   }
   saveRankerFolder(dir, ranker, corpus, cfg);
   return { ranker, dir, dev: await evaluate(ranker) };
@@ -269,9 +269,9 @@ export async function trainRetriever(
   const retrieverStage = new RetrieverStage(retriever, ranker, examples, corpus, {
     batchSize: cfg.retriever.batchSize, negatives: cfg.retriever.negatives, lengths: cfg.lengths, seed: cfg.seed, md2pr, lexical,
   });
-  if (cfg.evalEvery > 0) Object.assign(retrieverStage, { evaluate: async () => evaluate(retriever) });
   if (cfg.retriever.steps > 0) {
-    await runTrainingLoop(retrieverStage, loopConfig(cfg, cfg.retriever, join(cfg.outputDir, "work", name), name, cfg.seed + 1));
+    const evalDuring = cfg.evalEvery > 0 ? { evaluate: () => evaluate(retriever) } : {};
+    await runTrainingLoop(retrieverStage, { ...loopConfig(cfg, cfg.retriever, join(cfg.outputDir, "work", name), name, cfg.seed + 1), ...evalDuring });
   }
   saveRetrieverFolder(dir, retriever, corpus, cfg, name, ranker);
   return { retriever, dir, dev: await evaluate(retriever, finalIndex) };

@@ -13,6 +13,7 @@ import {
 } from "../engine/index.ts";
 import type { Rng } from "../engine/rng.ts";
 import { pairBatch, singleBatch } from "../models/batching.ts";
+import type { BertInput } from "../models/bert.ts";
 import type { CrossEncoder } from "../models/cross-encoder.ts";
 import type { DualEncoder } from "../models/dual-encoder.ts";
 import { VarBuilder } from "../nn/var-builder.ts";
@@ -73,6 +74,17 @@ export interface RetrieverStageOptions {
 
 export const PROJECTION = "distill_projection";
 
+/** One micro-batch: B queries, each with its candidate group [d+, d1-..dn-], tokenized. */
+interface CollatedBatch {
+  size: number;
+  groupSize: number;
+  examples: TrainingExample[];
+  groupIds: string[][];
+  queryPieces: (readonly number[])[];
+  queryInput: BertInput;
+  passageInput: BertInput;
+}
+
 export class RetrieverStage implements TrainableStage {
   readonly params: Map<string, Tensor>;
   /** W [H_R, H_C] of the hidden-state loss when the sizes differ, else null (identity). */
@@ -113,90 +125,106 @@ export class RetrieverStage implements TrainableStage {
   }
 
   microStep(micro: number, rng: Rng): MicroStepResult {
-    const { batchSize: b, negatives } = this.options;
+    const batch = this.collate(micro);
     const md = this.options.md2pr;
-    const g = negatives + 1;
-    const pick = microRng(this.options.seed, micro);
-    const picks = this.sampler.batch(micro, b);
-    const groupIds: string[][] = [];
-    const queryTexts: string[] = [];
-    for (const { index, epoch } of picks) {
-      const e = this.examples[index]!;
-      groupIds.push(candidateGroup(e, negatives, epoch, () => pick.int(this.corpus.ids.length), this.corpus.ids));
-      queryTexts.push(e.query);
-    }
-    const qPieces = queryTexts.map((q) => this.corpus.text(q));
-    const dPieces = groupIds.flat().map((id) => this.corpus.passage(id));
-    const settings = this.retriever.settings;
-    const qInput = singleBatch(qPieces, settings.maxQueryLength, this.corpus.specials);
-    const pInput = singleBatch(dPieces, settings.maxPassageLength, this.corpus.specials);
-
-    const teacherScores = this.ranker && (md.alpha > 0 || md.filter.enabled) ? this.teacherScores(picks.map((p) => this.examples[p.index]!), groupIds) : null;
-
-    const q = this.retriever.encode(qInput, "query", { training: true, rng });
-    const p = this.retriever.encode(pInput, "passage", { training: true, rng });
+    const teacherScores = this.ranker && (md.alpha > 0 || md.filter.enabled) ? this.teacherScores(batch.examples, batch.groupIds) : null;
+    const q = this.retriever.encode(batch.queryInput, "query", { training: true, rng });
+    const p = this.retriever.encode(batch.passageInput, "passage", { training: true, rng });
     const scores = scoreMatrix(q.embeddings, p.embeddings);
-
     const terms: Record<string, number> = {};
+    const losses: Tensor[] = [];
+    const weights: number[] = [];
+    const add = (name: string, value: Tensor, weight: number): void => {
+      terms[name] = value.item();
+      losses.push(value);
+      weights.push(weight);
+    };
+    add("l_c", this.contrastiveTerm(batch, scores, teacherScores, terms), 1);
+    if (md.alpha > 0 && teacherScores) add("l_sent", this.sentenceTerm(batch, scores, teacherScores), md.alpha);
+    if (md.beta > 0 && this.ranker && (md.wordAttention || md.wordHidden)) {
+      for (const [name, value] of this.wordTerms(batch, q.bert.lastHidden, p.bert.lastHidden)) add(name, value, md.beta);
+    }
+    const loss = losses.length === 1 ? losses[0]! : weightedSum(losses, weights);
+    terms.loss = loss.item();
+    return { loss, terms, items: batch.size * batch.groupSize };
+  }
+
+  /** The micro-batch's queries and candidate groups ([d+, n negatives] each), tokenized for the two encoders. */
+  private collate(micro: number): CollatedBatch {
+    const { batchSize, negatives } = this.options;
+    const pick = microRng(this.options.seed, micro);
+    const examples: TrainingExample[] = [];
+    const groupIds: string[][] = [];
+    for (const { index, epoch } of this.sampler.batch(micro, batchSize)) {
+      const e = this.examples[index]!;
+      examples.push(e);
+      groupIds.push(candidateGroup(e, negatives, epoch, () => pick.int(this.corpus.ids.length), this.corpus.ids));
+    }
+    const queryPieces = examples.map((e) => this.corpus.text(e.query));
+    const settings = this.retriever.settings;
+    return {
+      size: batchSize, groupSize: negatives + 1, examples, groupIds, queryPieces,
+      queryInput: singleBatch(queryPieces, settings.maxQueryLength, this.corpus.specials),
+      passageInput: singleBatch(groupIds.flat().map((id) => this.corpus.passage(id)), settings.maxPassageLength, this.corpus.specials),
+    };
+  }
+
+  /** L_c with in-batch negatives; the false-negative filter (when on) masks some of each query's own negatives. */
+  private contrastiveTerm(batch: CollatedBatch, scores: Tensor, teacherScores: Float32Array | null, terms: Record<string, number>): Tensor {
+    const md = this.options.md2pr;
     let keep: Uint8Array | null = null;
     if (teacherScores) {
-      const decision = this.filter.step(teacherScores, b, g);
+      const decision = this.filter.step(teacherScores, batch.size, batch.groupSize);
       terms.masked_fraction = decision.maskedFraction;
       terms.filter_theta = decision.theta;
-      if (md.filter.enabled) keep = contrastiveKeepMask(decision.keepOwn, b, g);
+      if (md.filter.enabled) keep = contrastiveKeepMask(decision.keepOwn, batch.size, batch.groupSize);
     }
-    const lc = contrastiveLoss(scores, g, keep, { temperature: md.temperature });
-    terms.l_c = lc.item();
-    const losses: Tensor[] = [lc];
-    const weights: number[] = [1];
+    return contrastiveLoss(scores, batch.groupSize, keep, { temperature: md.temperature });
+  }
 
-    if (md.alpha > 0 && teacherScores) {
-      const ls = sentenceDistillationLoss(new Tensor(teacherScores, [b, g]), ownCandidateScores(scores, g), {
-        teacherTemperature: md.teacherTemperature,
-        studentTemperature: md.studentTemperature,
-      });
-      terms.l_sent = ls.item();
-      losses.push(ls);
-      weights.push(md.alpha);
-    }
+  /** L_sent: KL from the ranker's to the retriever's distribution over each query's own candidates. */
+  private sentenceTerm(batch: CollatedBatch, scores: Tensor, teacherScores: Float32Array): Tensor {
+    const md = this.options.md2pr;
+    return sentenceDistillationLoss(new Tensor(teacherScores, [batch.size, batch.groupSize]), ownCandidateScores(scores, batch.groupSize), {
+      teacherTemperature: md.teacherTemperature,
+      studentTemperature: md.studentTemperature,
+    });
+  }
 
-    if (md.beta > 0 && this.ranker && (md.wordAttention || md.wordHidden)) {
-      const positives = groupIds.map((ids) => ids[0]!);
-      const joint = pairBatch(qPieces, positives.map((id) => this.corpus.passage(id)), this.options.lengths, this.corpus.specials);
-      const teacher = noGrad(() => this.ranker!.forward(joint.input, {
-        outputAttentions: md.wordAttention,
-        outputHiddenStates: md.wordHidden,
-        lexical: this.options.lexical ? lexicalOfPairs(this.options.lexical, queryTexts, positives) : undefined,
-      }));
-      const align = alignPairs(qInput, pInput, joint.input.seq, range(b), range(b).map((i) => i * g), joint.queryLengths, joint.passageLengths);
-      const hq = gatherRows(q.bert.lastHidden, align.queryRows);
-      const hd = gatherRows(p.bert.lastHidden, align.passageRows);
-      if (md.wordAttention) {
-        const layers = md.teacherAttentionLayers.map((l) => teacher.bert.attentions.at(l)!.data);
-        const target = teacherAttentionTarget(layers, this.ranker.config.numAttentionHeads, joint.input.seq, align);
-        const la = attentionDistillationLoss(hq, hd, align.queryMask, align.passageMask, target, b, align.tq, align.td);
-        terms.l_att = la.item();
-        losses.push(la);
-        weights.push(md.beta);
-      }
-      if (md.wordHidden) {
-        const last = teacher.bert.lastHidden;
-        const hc = last.dim(1);
-        const targetStates = new Float32Array((align.jointQueryRows.length + align.jointPassageRows.length) * hc);
-        targetStates.set(gatherRowsData(last.data, hc, align.jointQueryRows), 0);
-        targetStates.set(gatherRowsData(last.data, hc, align.jointPassageRows), align.jointQueryRows.length * hc);
-        const mask = new Float32Array(align.queryMask.length + align.passageMask.length);
-        mask.set(align.queryMask, 0);
-        mask.set(align.passageMask, align.queryMask.length);
-        const lh = hiddenDistillationLoss(concatRows([hq, hd]), targetStates, this.projection, mask);
-        terms.l_hid = lh.item();
-        losses.push(lh);
-        weights.push(md.beta);
-      }
+  /** The word level on the (q, d+) pairs: L_att and L_hid against the ranker's last layer (each when switched on). */
+  private wordTerms(batch: CollatedBatch, queryHidden: Tensor, passageHidden: Tensor): [string, Tensor][] {
+    const md = this.options.md2pr;
+    const ranker = this.ranker!;
+    const b = batch.size;
+    const queryTexts = batch.examples.map((e) => e.query);
+    const positives = batch.groupIds.map((ids) => ids[0]!);
+    const joint = pairBatch(batch.queryPieces, positives.map((id) => this.corpus.passage(id)), this.options.lengths, this.corpus.specials);
+    const teacher = noGrad(() => ranker.forward(joint.input, {
+      outputAttentions: md.wordAttention,
+      outputHiddenStates: md.wordHidden,
+      lexical: this.options.lexical ? lexicalOfPairs(this.options.lexical, queryTexts, positives) : undefined,
+    }));
+    const align = alignPairs(batch.queryInput, batch.passageInput, joint.input.seq, range(b), range(b).map((i) => i * batch.groupSize), joint.queryLengths, joint.passageLengths);
+    const hq = gatherRows(queryHidden, align.queryRows);
+    const hd = gatherRows(passageHidden, align.passageRows);
+    const out: [string, Tensor][] = [];
+    if (md.wordAttention) {
+      const layers = md.teacherAttentionLayers.map((l) => teacher.bert.attentions.at(l)!.data);
+      const target = teacherAttentionTarget(layers, ranker.config.numAttentionHeads, joint.input.seq, align);
+      out.push(["l_att", attentionDistillationLoss(hq, hd, align.queryMask, align.passageMask, target, b, align.tq, align.td)]);
     }
-    const loss = losses.length === 1 ? lc : weightedSum(losses, weights);
-    terms.loss = loss.item();
-    return { loss, terms, items: b * g };
+    if (md.wordHidden) {
+      const last = teacher.bert.lastHidden;
+      const hc = last.dim(1);
+      const targetStates = new Float32Array((align.jointQueryRows.length + align.jointPassageRows.length) * hc);
+      targetStates.set(gatherRowsData(last.data, hc, align.jointQueryRows), 0);
+      targetStates.set(gatherRowsData(last.data, hc, align.jointPassageRows), align.jointQueryRows.length * hc);
+      const mask = new Float32Array(align.queryMask.length + align.passageMask.length);
+      mask.set(align.queryMask, 0);
+      mask.set(align.passageMask, align.queryMask.length);
+      out.push(["l_hid", hiddenDistillationLoss(concatRows([hq, hd]), targetStates, this.projection, mask)]);
+    }
+    return out;
   }
 
   /** The ranker's scores [B, G] of each query's candidates, cached per (query, passage). */
