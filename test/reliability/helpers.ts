@@ -13,6 +13,8 @@ import { makeBertConfig } from "../../src/models/config.ts";
 import { CrossEncoder } from "../../src/models/cross-encoder.ts";
 import { DualEncoder } from "../../src/models/dual-encoder.ts";
 import { WordPieceTokenizer, restrictVocabulary } from "../../src/models/tokenizer.ts";
+import { rankerFingerprint, retrieverFingerprint } from "../../src/models/fingerprint.ts";
+import { writeArtifact } from "../../src/util/provenance.ts";
 import { TOY_TOPICS } from "../helpers/toy.ts";
 
 export const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -93,16 +95,21 @@ export function tinyFlags(steps = 4, checkpointEvery = 2): string[] {
 export function toyRetrieverFolder(dir: string, seed: number): void {
   const { tokenizer } = restrictVocabulary(WordPieceTokenizer.fromVocabFile(vocabFile), TOY_TOPICS.flatMap(([t, x]) => [t, x, `what is known about ${t} a review of findings`]));
   const config = makeBertConfig({ vocabSize: tokenizer.vocabSize, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 64 });
-  DualEncoder.random(config, { maxQueryLength: 12, maxPassageLength: 24 }, seed).save(dir);
+  const model = DualEncoder.random(config, { maxQueryLength: 12, maxPassageLength: 24 }, seed);
+  model.save(dir);
   tokenizer.save(dir);
+  // as the pipeline writes it: with the record of its fingerprint
+  writeArtifact(dir, "retriever", {}, retrieverFingerprint(model, tokenizer));
 }
 
 /** A tiny random ranker (with its head) saved with its tokenizer in `dir`. */
 export function toyRankerFolder(dir: string, seed: number): void {
   const { tokenizer } = restrictVocabulary(WordPieceTokenizer.fromVocabFile(vocabFile), TOY_TOPICS.flatMap(([t, x]) => [t, x, `what is known about ${t} a review of findings`]));
   const config = makeBertConfig({ vocabSize: tokenizer.vocabSize, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 64 });
-  CrossEncoder.random(config, seed).save(dir);
+  const model = CrossEncoder.random(config, seed);
+  model.save(dir);
   tokenizer.save(dir);
+  writeArtifact(dir, "ranker", {}, rankerFingerprint(model, tokenizer));
 }
 
 /** SHA-256 of every file under `dir` (relative path -> hash), for "identical results" checks. */
