@@ -8,7 +8,7 @@
  * The server runs in a child process (`md2pr serve --port 0`, loopback only) on the run directory's retriever,
  * index-retriever, bm25 and ranker; the queries are SciFact's test queries, cycled. --batching also runs dense at the
  * largest connection count with the server's batching off (--max-batch 1) to show what batching changes. --flood
- * starts a server with a small queue (--max-queue 16) and sends 256 connections of rerank queries: the excess must get
+ * starts a server with a small queue (--max-queue 16) and sends 512 connections of dense queries: the excess must get
  * 503 (counted), no socket errors, and the server must still answer /health afterwards.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -146,16 +146,16 @@ if (values.batching) {
 let flood: { connections: number; requests: number; ok: number; status503: number; errors: number; healthAfter: number; exitCode: number | null } | null = null;
 if (values.flood) {
   const small = await startServer(["--max-queue", "16"]);
-  const r = await load(small.url, "rerank", 256, queries, 5, 5000);
+  const r = await load(small.url, "dense", 512, queries, 5, 20000);
   const health = await fetch(`${small.url}/health`);
-  flood = { connections: 256, requests: r.requests, ok: r.requests - r.non2xx, status503: r.status503, errors: r.errors, healthAfter: health.status, exitCode: await small.stop() };
+  flood = { connections: 512, requests: r.requests, ok: r.requests - r.non2xx, status503: r.status503, errors: r.errors, healthAfter: health.status, exitCode: await small.stop() };
   console.error(`flood: ${JSON.stringify(flood)}`);
 }
 
 console.log(`\nmachine before: ${before}\nmachine after:  ${machine()}\n`);
 console.log(table(rows));
 if (flood) {
-  console.log(`\nflood (rerank, ${flood.connections} clients, server --max-queue 16): ${flood.requests} requests, ${flood.ok} answered 200, ` +
+  console.log(`\nflood (dense, ${flood.connections} clients, server --max-queue 16): ${flood.requests} requests, ${flood.ok} answered 200, ` +
     `${flood.status503} refused with 503, ${flood.errors} socket errors/timeouts; /health afterwards ${flood.healthAfter}; server exit code on SIGTERM ${flood.exitCode}`);
 }
 if (values.json) writeFileSync(values.json, `${JSON.stringify({ machine: before, rows, flood }, null, 2)}\n`);

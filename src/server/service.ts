@@ -2,7 +2,8 @@
  * What the HTTP layer calls: search, embed and rerank over one loaded {@link Searcher} (the library's one search
  * path; this file adds no ranking of its own), with every call going through the bounded, batching
  * {@link WorkQueue}. Concurrent searches of the same mode and k become one `searchBatch` call (one encoder forward
- * pass and one index scan for all their queries); concurrent embeds of the same side become one forward pass.
+ * pass and one index scan for all their queries); concurrent embeds of the same side become one forward pass. Rerank
+ * work is not batched across requests (it would not share a forward pass, only delay the others).
  */
 import { Searcher, type SearchMode, type SearchResult } from "../index.ts";
 import { passageText } from "../retrieval/tokenized-corpus.ts";
@@ -47,7 +48,7 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
 export class SearchService {
   readonly queue: WorkQueue;
   private readonly lexical: ReturnType<typeof bm25LexicalScorer> | null;
-  /** Rerank calls never share a batch: each gets its own queue key. */
+  /** Rerank calls (and rerank-mode searches) never share a batch: each gets its own queue key. */
   private rerankCalls = 0;
 
   constructor(readonly searcher: Searcher, readonly options: ServiceOptions = DEFAULT_SERVICE_OPTIONS) {
@@ -93,7 +94,10 @@ export class SearchService {
   async search(query: string, k: number, mode: ServeMode): Promise<SearchAnswer> {
     const reason = this.unavailable(mode);
     if (reason) throw new Error(reason);
-    const outcome = await this.queue.submit(`search:${mode}:${k}`, query, (queries: string[]) => this.searchBatch(queries, k, mode));
+    // rerank queries never share a batch: the ranker scores each query's candidates in its own forward passes, so a
+    // shared batch would only hold every other request behind it (bench/load.ts: README, "Serving").
+    const key = mode === "rerank" ? `search:rerank:${this.rerankCalls++}` : `search:${mode}:${k}`;
+    const outcome = await this.queue.submit(key, query, (queries: string[]) => this.searchBatch(queries, k, mode));
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
   }
