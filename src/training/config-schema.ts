@@ -79,7 +79,12 @@ export const PipelineConfigSchema = z.object({
   bm25: z.object({ k1: weight, b: z.number().min(0).max(1) }).strict(),
   minedNegatives: count,
   warmup: StageTrainingSchema.extend({ kinds: z.array(z.enum(["title", "ict"])) }).strict(),
-  ranker: StageTrainingSchema.extend({ lexicalPrior: z.boolean() }).strict(),
+  ranker: StageTrainingSchema.extend({
+    lexicalPrior: z.boolean(),
+    /** Ranker architecture (default bert); deberta-v2 starts from `base` (training/deberta-ranker.ts). */
+    arch: z.enum(["bert", "deberta-v2"]).optional(),
+    base: z.string().min(1).nullable().optional(),
+  }).strict(),
   retriever: StageTrainingSchema.extend({
     shared: z.boolean(),
     pooling: z.enum(["cls", "mean"]),

@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CrossEncoder } from "../models/cross-encoder.ts";
 import type { DualEncoder } from "../models/dual-encoder.ts";
+import type { PairCorpus, PairRanker } from "../models/pair-ranker.ts";
 import type { Bm25Index } from "../retrieval/bm25.ts";
 import type { DenseIndex } from "../retrieval/dense-index.ts";
 import { encodeCorpus, encodeQueries } from "../encoding/encode-corpus.ts";
@@ -74,7 +74,7 @@ export interface RerankRunOptions {
  * the first stage's.
  */
 export async function rerankRun(
-  ranker: CrossEncoder, corpus: TokenizedCorpus, queries: ReadonlyMap<string, string>, first: Run, depth: number,
+  ranker: PairRanker, corpus: PairCorpus, queries: ReadonlyMap<string, string>, first: Run, depth: number,
   lengths: PairLengths, lexical?: LexicalScorer, options: RerankRunOptions = {},
 ): Promise<Map<string, SearchHit[]>> {
   const out = new Map<string, SearchHit[]>();

@@ -12,6 +12,7 @@ import { encodeCorpus } from "../encoding/encode-corpus.ts";
 import type { Bm25Index } from "../retrieval/bm25.ts";
 import { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 import { readTrainingFile, writeTrainingFile, type TrainingExample } from "./data.ts";
+import { rankerArchOf, trainDebertaRankerStage } from "./deberta-ranker.ts";
 import {
   evaluateSystems, loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, retrieverNegatives, trainRanker,
   trainRetriever, type PipelineConfig, type PipelineData, type SystemRow,
@@ -121,6 +122,13 @@ export async function runPipeline(cfg: PipelineConfig, stage: Stage, options: Ru
 
   let ranker: CrossEncoder | null = null;
   const rankerDir = join(cfg.outputDir, "ranker");
+  if (rankerArchOf(cfg).arch === "deberta-v2" && (stage === "all" || stage === "ranker")) {
+    const r = await trainDebertaRankerStage(cfg, l.data, l.bm25, l.examples);
+    log(`ranker (deberta-v2): ${r.dir}; dev (BM25 top ${cfg.rerankDepth} reranked) ${metricsText(r.dev)}`);
+    dev.ranker = r.dev;
+    if (stage === "ranker") return { stage, trainingFile: file, rankerDir: r.dir, dev };
+    throw new Error(`a deberta-v2 ranker (${r.dir}) cannot yet teach the WordPiece retriever (word-level alignment across tokenizers is not implemented); train it with \`md2pr train-ranker\``);
+  }
   if (stage === "all" || stage === "ranker") {
     const r = await trainRanker(cfg, l.data, l.bm25, l.examples, corpus);
     log(`ranker: ${r.dir}; dev (BM25 top ${cfg.rerankDepth} reranked) ${metricsText(r.dev)}`);

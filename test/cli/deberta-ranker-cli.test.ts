@@ -1,0 +1,84 @@
+/**
+ * `md2pr train-ranker --ranker-arch deberta-v2 --ranker-base DIR` on a toy BEIR set: a tiny random DeBERTa-v3
+ * cross-encoder with the SentencePiece fixture tokenizer trains with the BM25 lexical prior, is saved in HF's
+ * layout with its tokenizer, and is reused by a second run; `train` refuses it as a teacher with a clear error.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { makeDebertaV2Config } from "../../src/models/deberta-config.ts";
+import { DebertaCrossEncoder } from "../../src/models/deberta-cross-encoder.ts";
+import { SentencePieceTokenizer } from "../../src/models/tokenizer/sentencepiece.ts";
+import { TOY_TOPICS } from "../helpers/toy.ts";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const bin = join(root, "bin", "md2pr.js");
+
+function md2pr(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, CI: "true", MD2PR_NUM_THREADS: "1" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("md2pr train-ranker --ranker-arch deberta-v2", () => {
+  it("trains a toy DeBERTa ranker from --ranker-base, saves it with its tokenizer, reuses it, and refuses it as a teacher", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "md2pr-deberta-cli-"));
+    try {
+      const data = join(tmp, "toy");
+      mkdirSync(join(data, "qrels"), { recursive: true });
+      writeFileSync(join(data, "corpus.jsonl"), TOY_TOPICS.flatMap(([t, x], i) => [
+        JSON.stringify({ _id: `d${i}`, title: t, text: x }),
+        JSON.stringify({ _id: `x${i}`, title: `${t} review`, text: `a review of ${x.split(" ").slice(0, 4).join(" ")} findings` }),
+      ]).join("\n") + "\n");
+      writeFileSync(join(data, "queries.jsonl"), TOY_TOPICS.map(([t], i) => JSON.stringify({ _id: `q${i}`, text: `what is known about ${t}` })).join("\n") + "\n");
+      const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
+      writeFileSync(join(data, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
+      writeFileSync(join(data, "qrels", "test.tsv"), qrels([6, 7]));
+      // the base: a tiny random DeBERTa-v3 classifier plus the SciFact SentencePiece fixture
+      const base = join(tmp, "deberta-base");
+      const tokenizer = SentencePieceTokenizer.fromDirectory(new URL("../fixtures/spm-scifact/", import.meta.url).pathname);
+      DebertaCrossEncoder.random(makeDebertaV2Config({
+        vocabSize: tokenizer.vocabSize, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32,
+        maxPositionEmbeddings: 64, relativeAttention: true, positionBuckets: 8, maxRelativePositions: 32, posAttType: ["p2c", "c2p"],
+        shareAttKey: true, normRelEbd: ["layer_norm"], positionBiasedInput: false,
+      }), 1).save(base);
+      tokenizer.save(base);
+      const out = join(tmp, "run");
+      const args = [
+        "--data", data, "--out", out, "--base", "none", "--ranker-arch", "deberta-v2", "--ranker-base", base,
+        "--ranker-steps", "4", "--batch-size", "2", "--negatives", "2", "--dev-queries", "2", "--mined-negatives", "3",
+        "--max-query-length", "12", "--max-passage-length", "24", "--max-pair-length", "36", "--checkpoint-every", "0",
+      ];
+      const first = await md2pr(["train-ranker", ...args]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /ranker \(deberta-v2\): .*ranker; dev \(BM25 top \d+ reranked\) ndcg@10 \d\.\d{4}/);
+      for (const f of ["config.json", "model.safetensors", "spm.model", "tokenizer_config.json"]) assert.ok(existsSync(join(out, "ranker", f)), `wrote ${f}`);
+      const config = JSON.parse(readFileSync(join(out, "ranker", "config.json"), "utf8")) as Record<string, unknown>;
+      assert.equal(config.model_type, "deberta-v2");
+      const trained = DebertaCrossEncoder.load(join(out, "ranker"));
+      assert.ok(trained.lexicalWeight, "the BM25 lexical prior is on by default");
+      assert.notEqual(trained.lexicalWeight.data[0], 1, "lambda moved from its initial 1");
+      const again = await md2pr(["train-ranker", ...args]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /ranker \(deberta-v2\)/);
+      const teacher = await md2pr(["train", ...args, "--retriever-steps", "1"]);
+      assert.equal(teacher.code, 1);
+      assert.match(teacher.stderr, /cannot yet teach the WordPiece retriever/);
+      const noBase = await md2pr(["train-ranker", ...args.filter((a, i) => a !== "--ranker-base" && args[i - 1] !== "--ranker-base"), "--out", join(tmp, "run2")]);
+      assert.equal(noBase.code, 1);
+      assert.match(noBase.stderr, /needs --ranker-base DIR/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
