@@ -16,8 +16,9 @@ import { createHash } from "node:crypto";
 import { existsSync, promises as fsp } from "node:fs";
 import * as path from "node:path";
 import type { DualEncoder } from "../models/dual-encoder.ts";
+import type { WordPieceTokenizer } from "../models/tokenizer.ts";
 import { DenseIndex, EmbeddingWriter, type DenseIndexMeta } from "../retrieval/dense-index.ts";
-import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
+import { passageText, TokenizedCorpus, type CorpusText } from "../retrieval/tokenized-corpus.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { encodeIds, encodingOrder, type EncodeCorpusOptions } from "./encode-corpus.ts";
 
@@ -111,8 +112,53 @@ export interface ShardResult {
 export async function encodeShard(
   model: DualEncoder, corpus: TokenizedCorpus, out: string, spec: ShardSpec, options: EncodeCorpusOptions = {},
 ): Promise<ShardResult> {
-  const batchSize = options.batchSize ?? 64;
   const order = encodingOrder(corpus, model.settings.maxPassageLength, options.cachePieces ?? true);
+  return encodeShardOfOrder(model, corpus, order, out, spec, options);
+}
+
+/** Streams a corpus's documents; called once per pass over it (e.g. `() => readCorpusFile(file)`). */
+export type CorpusStream = () => AsyncIterable<{ readonly id: string; readonly title: string; readonly text: string }>;
+
+/**
+ * {@link encodeShard} reading the corpus twice instead of holding it: a first pass tokenizes every passage for its
+ * length only (the encoding order needs them all), a second keeps the text of this shard's passages alone. Memory
+ * is the ids and lengths of the whole corpus plus 1/N of its text; the vectors are the same bytes.
+ */
+export async function encodeShardFromStream(
+  model: DualEncoder, tokenizer: WordPieceTokenizer, stream: CorpusStream, out: string, spec: ShardSpec, options: EncodeCorpusOptions = {},
+): Promise<ShardResult> {
+  const maxPieces = 512; // TokenizedCorpus's default cut, which encodeIds applies to the pieces it encodes
+  const cut = Math.min(maxPieces, model.settings.maxPassageLength);
+  const ids: string[] = [];
+  const lengths: number[] = [];
+  const seen = new Set<string>();
+  for await (const doc of stream()) {
+    if (seen.has(doc.id)) throw new Error(`duplicate document id "${doc.id}"`);
+    seen.add(doc.id);
+    ids.push(doc.id);
+    lengths.push(Math.min(tokenizer.tokenizeToIds(passageText(doc)).length, cut));
+  }
+  seen.clear();
+  if (ids.length === 0) throw new Error("the corpus is empty");
+  const rows = ids.map((_, i) => i);
+  rows.sort((a, b) => lengths[a]! - lengths[b]! || (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+  const order = rows.map((i) => ids[i]!);
+  const batchSize = options.batchSize ?? 64;
+  const { start, end } = shardRange(order.length, batchSize, spec);
+  const mine = new Set(order.slice(start, end));
+  const docs = new Map<string, CorpusText>();
+  if (!EmbeddingWriter.isComplete(shardDir(out, spec))) {
+    for await (const doc of stream()) if (mine.has(doc.id)) docs.set(doc.id, { title: doc.title, text: doc.text });
+  }
+  const corpus = new TokenizedCorpus(docs, tokenizer, maxPieces);
+  return encodeShardOfOrder(model, corpus, order, out, spec, { ...options, cachePieces: false });
+}
+
+/** Encodes rows [start, end) of shard `spec` of `order`; `corpus` needs only those passages. */
+async function encodeShardOfOrder(
+  model: DualEncoder, corpus: TokenizedCorpus, order: readonly string[], out: string, spec: ShardSpec, options: EncodeCorpusOptions,
+): Promise<ShardResult> {
+  const batchSize = options.batchSize ?? 64;
   const { start, end } = shardRange(order.length, batchSize, spec);
   const want = {
     shard: spec.index, shards: spec.count, rowStart: start, rowEnd: end, totalRows: order.length, batchSize,

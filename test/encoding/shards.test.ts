@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { encodeCorpus, encodingOrder } from "../../src/encoding/encode-corpus.ts";
-import { encodeShard, mergeShards, parseShardSpec, shardDir, shardRange } from "../../src/encoding/shards.ts";
+import { encodeShard, encodeShardFromStream, mergeShards, parseShardSpec, shardDir, shardRange } from "../../src/encoding/shards.ts";
 import { toyModels, toySet, type Toy } from "../helpers/toy.ts";
 
 let tmp = "";
@@ -66,6 +66,33 @@ describe("sharded encoding", () => {
       assert.ok(!existsSync(join(out, "shards")), "the shards are removed after the merge");
     });
   }
+
+  it("reading the corpus as a stream, twice (what the CLI does for a shard), gives the same bytes", async () => {
+    const { retriever } = toyModels(toy, 7);
+    const single = join(tmp, "stream-single");
+    await encodeCorpus(retriever, toy.corpus, single, { batchSize: 2, label: null });
+    let passes = 0;
+    const stream = async function* () {
+      passes++;
+      for (const [id, d] of toy.corpus.docs) yield { id, title: d.title, text: d.text };
+    };
+    const out = join(tmp, "stream-sharded");
+    for (let i = 0; i < 3; i++) await encodeShardFromStream(retriever, toy.tokenizer, stream, out, { index: i, count: 3 }, { batchSize: 2, label: null });
+    assert.equal(passes, 6, "two passes per shard");
+    await mergeShards(out);
+    assert.equal(Buffer.compare(files(single).emb, files(out).emb), 0);
+    assert.equal(files(out).ids, files(single).ids);
+    // a finished shard is not read a second time
+    await encodeShardFromStream(retriever, toy.tokenizer, stream, join(tmp, "stream-again"), { index: 0, count: 1 }, { batchSize: 2, label: null });
+    const before = passes;
+    await encodeShardFromStream(retriever, toy.tokenizer, stream, join(tmp, "stream-again"), { index: 0, count: 1 }, { batchSize: 2, label: null });
+    assert.equal(passes, before + 1, "only the ordering pass");
+    const dup = async function* () {
+      yield { id: "a", title: "", text: "x" };
+      yield { id: "a", title: "", text: "y" };
+    };
+    await assert.rejects(encodeShardFromStream(retriever, toy.tokenizer, dup, join(tmp, "dup"), { index: 0, count: 1 }), /duplicate document id "a"/);
+  });
 
   it("without the piece cache (what the CLI does) the bytes are the same", async () => {
     const { retriever } = toyModels(toy, 7);

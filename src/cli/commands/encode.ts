@@ -3,9 +3,9 @@ import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { encodeCorpus } from "../../encoding/encode-corpus.ts";
-import { encodeShard, mergeShards, parseShardSpec } from "../../encoding/shards.ts";
+import { encodeShardFromStream, mergeShards, parseShardSpec } from "../../encoding/shards.ts";
 import { TokenizedCorpus } from "../../retrieval/tokenized-corpus.ts";
-import { loadCorpusFile } from "../io.ts";
+import { loadCorpusFile, readCorpusFile } from "../io.ts";
 import { loadRetriever } from "../models.ts";
 import { claimOutput } from "../../util/output.ts";
 import { action, CliError, log, newCommand, parsePositiveIntArg } from "../util.ts";
@@ -57,15 +57,17 @@ export function encodeCommand(): Command {
       if (!o.model || !o.corpus) throw new CliError("--model and --corpus are required (except with --merge)");
       const spec = o.shard === undefined ? null : parseShardOption(o.shard);
       const { model, tokenizer } = loadRetriever(o.model);
-      const corpus = new TokenizedCorpus(await loadCorpusFile(o.corpus), tokenizer);
       if (spec) {
-        const r = await encodeShard(model, corpus, o.out, spec, { batchSize: o.batchSize, cachePieces: false });
+        // two passes over the file (lengths of all, then the text of this shard's passages): 1/N of the text in memory
+        const corpusFile = o.corpus;
+        const r = await encodeShardFromStream(model, tokenizer, () => readCorpusFile(corpusFile), o.out, spec, { batchSize: o.batchSize });
         log(`encode: shard ${spec.index}/${spec.count}: rows ${r.info.rowStart}..${r.info.rowEnd} of ${r.info.totalRows} ` +
           `in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${r.shardsDone} of ${spec.count} shards finished` +
           (r.shardsDone === spec.count ? `; merge them: md2pr encode --out ${o.out} --merge` : ""));
         process.stdout.write(`${r.dir}\n`);
         return;
       }
+      const corpus = new TokenizedCorpus(await loadCorpusFile(o.corpus), tokenizer);
       const index = await encodeCorpus(model, corpus, o.out, { batchSize: o.batchSize, label: "encode", cachePieces: false });
       log(`encode: ${index.count} passages x ${index.dim} dims in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       process.stdout.write(`${o.out}\n`);
