@@ -20,15 +20,16 @@ import { randomBytes } from "node:crypto";
 
 /**
  * Fault injection for the reliability tests (test/reliability/), off unless MD2PR_TEST_FAULT is set:
- * "kill:<point>[:<n>]" SIGKILLs the process the n-th time (default 1) it reaches <point>; "enospc:<point>[:<n>]"
- * throws ENOSPC there. Points: "file:before-rename", "dir:before-swap", "dir:between-renames".
+ * "kill:<point>[@<name>][:<n>]" SIGKILLs the process the n-th time (default 1) it reaches <point> (for a target
+ * named <name>, when given); "enospc:..." throws ENOSPC there instead. Points: "file:before-rename",
+ * "dir:before-swap", "dir:between-renames".
  */
-const FAULT = /^(kill|enospc):([a-z:-]+?)(?::(\d+))?$/.exec(process.env.MD2PR_TEST_FAULT ?? "");
+const FAULT = /^(kill|enospc):([a-z:-]+?)(?:@([^:]+))?(?::(\d+))?$/.exec(process.env.MD2PR_TEST_FAULT ?? "");
 let faultPasses = 0;
 
-function faultPoint(point: string): void {
-  if (!FAULT || FAULT[2] !== point) return;
-  if (++faultPasses !== Number(FAULT[3] ?? 1)) return;
+function faultPoint(point: string, target: string): void {
+  if (!FAULT || FAULT[2] !== point || (FAULT[3] !== undefined && path.basename(target) !== FAULT[3])) return;
+  if (++faultPasses !== Number(FAULT[4] ?? 1)) return;
   if (FAULT[1] === "kill") process.kill(process.pid, "SIGKILL");
   throw Object.assign(new Error(`ENOSPC: no space left on device, write (MD2PR_TEST_FAULT)`), { code: "ENOSPC" });
 }
@@ -102,7 +103,7 @@ export function writeFileAtomic(filePath: string, data: AtomicData): void {
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
-    faultPoint("file:before-rename");
+    faultPoint("file:before-rename", target);
     fs.renameSync(tmp, target);
   } catch (err) {
     if (fd !== undefined) {
@@ -133,7 +134,7 @@ export async function writeFileAtomicAsync(filePath: string, data: AtomicData): 
     await handle.sync();
     await handle.close();
     handle = undefined;
-    faultPoint("file:before-rename");
+    faultPoint("file:before-rename", target);
     await fsp.rename(tmp, target);
   } catch (err) {
     if (handle !== undefined) {
@@ -166,20 +167,26 @@ export function writeJsonAtomic(filePath: string, value: unknown, options: Write
 
 function errorFor(target: string, err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
+  if (e.code === undefined && err instanceof Error) return err; // not a file-system error: as it was
   const hint = e.code === "ENOSPC" ? " (the disk is full; free space and rerun: nothing was replaced)" : "";
   return Object.assign(new Error(`cannot write ${target}: ${e.code ?? e.message}${hint}`, { cause: err }), { code: e.code });
 }
 
 /** Puts the filled temporary directory `tmp` in place of `target` (see the module comment). */
 function swapIntoPlace(tmp: string, target: string): void {
-  faultPoint("dir:before-swap");
+  faultPoint("dir:before-swap", target);
   let old: string | null = null;
   if (fs.existsSync(target)) {
     old = `${tmp}.old`;
     fs.renameSync(target, old);
-    faultPoint("dir:between-renames");
   }
-  fs.renameSync(tmp, target);
+  try {
+    if (old !== null) faultPoint("dir:between-renames", target);
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    if (old !== null) fs.renameSync(old, target); // put the previous folder back
+    throw err;
+  }
   fsyncDirSync(path.dirname(target));
   if (old !== null) fs.rmSync(old, { recursive: true, force: true });
 }
@@ -199,7 +206,6 @@ export function writeDirAtomic(dir: string, fill: (tmp: string) => void): void {
     swapIntoPlace(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    if (err instanceof Error && /^cannot write /.test(err.message)) throw err;
     throw errorFor(target, err);
   }
 }
@@ -215,7 +221,6 @@ export async function writeDirAtomicAsync(dir: string, fill: (tmp: string) => Pr
     swapIntoPlace(tmp, target);
   } catch (err) {
     await fsp.rm(tmp, { recursive: true, force: true });
-    if (err instanceof Error && /^cannot write /.test(err.message)) throw err;
     throw errorFor(target, err);
   }
 }

@@ -1,0 +1,77 @@
+/**
+ * kill -9 at chosen moments (MD2PR_TEST_FAULT, src/util/atomic.ts): between the two renames of a checkpoint swap,
+ * after a model folder is filled but before it is renamed into place, in the middle of writing a model folder's files
+ * (its config written, its tokenizer not yet), and while writing a checkpoint. Each time the rerun finishes with the
+ * same bytes as an uninterrupted run, every folder loads, and no temporary file, folder or lock is left.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CrossEncoder } from "../../src/models/cross-encoder.ts";
+import { WordPieceTokenizer } from "../../src/models/tokenizer.ts";
+import { md2pr, ok, tempLeftovers, tinyFlags, toyBeir, treeHashes, vocabFile } from "./helpers.ts";
+
+let tmp = "";
+let data = "";
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), "md2pr-crash-"));
+  data = toyBeir(join(tmp, "toy"));
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The ranker folder's files (and the BM25 index and mined negatives) that must not depend on an interruption. */
+const results = (out: string): Map<string, string> =>
+  treeHashes(out, (rel) => rel.startsWith("work") || rel === "md2pr-artifact.json");
+
+describe("kill -9 during train-ranker, then rerun", () => {
+  const crashes: [string, string][] = [
+    ["between the renames of a checkpoint swap", "kill:dir:between-renames@checkpoint"],
+    ["with the ranker folder filled but not yet renamed", "kill:dir:before-swap@ranker"],
+    ["after the ranker folder's config.json, before its tokenizer", "kill:file:before-rename@vocab.txt"],
+    ["while writing the second checkpoint's state", "kill:file:before-rename@state.json:2"],
+  ];
+
+  it("every crash reruns to the uninterrupted run's bytes, and the ranker loads", async () => {
+    const args = (out: string): string[] => ["train-ranker", "--data", data, "--out", out, ...tinyFlags(4, 2)];
+    const reference = join(tmp, "reference");
+    const killed = await Promise.all([md2pr(args(reference)), ...crashes.map(([, fault], i) => md2pr(args(join(tmp, `crash-${i}`)), { MD2PR_TEST_FAULT: fault }))]);
+    ok(killed[0]!, "the uninterrupted run");
+    crashes.forEach(([what], i) => assert.equal(killed[i + 1]!.signal, "SIGKILL", `the run killed ${what} died by SIGKILL (stderr: ${killed[i + 1]!.stderr})`));
+    // what the kills left: no ranker folder that a rerun would take as done
+    for (let i = 0; i < crashes.length; i++) {
+      const out = join(tmp, `crash-${i}`);
+      assert.ok(!existsSync(join(out, "ranker")) || existsSync(join(out, "ranker", "md2pr-artifact.json")), `${crashes[i]![0]}: no half ranker folder`);
+    }
+    const reruns = await Promise.all(crashes.map((_c, i) => md2pr(args(join(tmp, `crash-${i}`)))));
+    const expected = results(reference);
+    assert.ok(expected.has("ranker/model.safetensors") && expected.has("ranker/vocab.txt"));
+    for (let i = 0; i < crashes.length; i++) {
+      const out = join(tmp, `crash-${i}`);
+      ok(reruns[i]!, `rerun after a kill ${crashes[i]![0]}`);
+      assert.deepEqual(results(out), expected, `${crashes[i]![0]}: the same files and bytes as the uninterrupted run`);
+      assert.deepEqual(tempLeftovers(out), [], `${crashes[i]![0]}: no temporary files, folders or locks left`);
+      const ranker = CrossEncoder.load(join(out, "ranker"));
+      assert.ok(ranker.params.has("classifier.weight"));
+      assert.ok(WordPieceTokenizer.fromDirectory(join(out, "ranker")).vocabSize > 0);
+    }
+  });
+});
+
+describe("kill -9 between the renames that replace a model folder", () => {
+  it("the previous folder comes back on the next run, which then replaces it whole", async () => {
+    const base = join(tmp, "base");
+    const args = ["pretrain", "--data", data, "--out", base, "--vocab", vocabFile, "--hidden", "16", "--layers", "1", "--heads", "2",
+      "--intermediate", "32", "--steps", "2", "--batch-size", "4", "--max-length", "16", "--warmup-steps", "1", "--checkpoint-every", "1"];
+    ok(await md2pr(args), "pretrain");
+    const first = treeHashes(base, (rel) => rel === "md2pr-pretrain.json");
+    const killed = await md2pr(args, { MD2PR_TEST_FAULT: "kill:dir:between-renames@base" });
+    assert.equal(killed.signal, "SIGKILL");
+    assert.ok(!existsSync(base), "the kill left the folder moved aside");
+    assert.equal(readdirSync(tmp).filter((n) => n.startsWith(".base.tmp-") && n.endsWith(".old")).length, 1);
+    ok(await md2pr(args), "pretrain again");
+    assert.deepEqual(treeHashes(base, (rel) => rel === "md2pr-pretrain.json"), first, "same weights, config and tokenizer");
+    assert.deepEqual(tempLeftovers(tmp).filter((p) => !p.includes("crash-") && !p.includes("reference")), []);
+  });
+});
