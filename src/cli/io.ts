@@ -5,7 +5,7 @@
  * file (and the line, for a bad record) in its errors.
  */
 import { DataFormatError, readLines } from "../retrieval/fs-util.ts";
-import { readTrecRun, type Run } from "../retrieval/metrics.ts";
+import { readMsMarcoRun, readTrecRun, type Run } from "../retrieval/metrics.ts";
 import {
   loadQrels, loadQueries, readBeirCorpus, readDprPassages, readMsMarcoCollection, type CorpusDoc, type Qrels,
 } from "../retrieval/readers.ts";
@@ -74,7 +74,9 @@ export async function loadQrelsFile(file: string): Promise<Qrels> {
   return loadQrels(file, await qrelsFormat(file));
 }
 
+/** A TREC run (`qid Q0 docid rank score tag`), or MS MARCO's `qid TAB pid TAB rank` when the first line has 3 fields. */
 export async function loadRunFile(file: string): Promise<Run> {
   requireFile(file, "run file");
-  return readTrecRun(file);
+  const first = await firstLine(file, true);
+  return first && first.text.trim().split(/\s+/).length === 3 ? readMsMarcoRun(file) : readTrecRun(file);
 }

@@ -371,3 +371,30 @@ export async function readTrecRun(file: string): Promise<Run> {
   }
   return run;
 }
+
+/**
+ * Reads a run in MS MARCO's official format, `qid TAB pid TAB rank` (what ms_marco_eval.py reads); `#` comment
+ * and blank lines skipped. Each hit's score is minus its rank, so trec_eval's order is the rank order.
+ */
+export async function readMsMarcoRun(file: string): Promise<Run> {
+  const run = new Map<string, SearchHit[]>();
+  const seen = new Map<string, Set<string>>();
+  for await (const { text, lineNo } of readLines(file)) {
+    const line = text.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const f = line.split(/\s+/);
+    if (f.length !== 3) throw new DataFormatError(file, lineNo, `MS MARCO run: expected 3 fields "qid pid rank", got ${f.length}`);
+    const [qid, pid, rank] = f as [string, string, string];
+    if (!/^\d+$/.test(rank) || Number(rank) < 1) throw new DataFormatError(file, lineNo, `rank "${rank}" is not a positive integer`);
+    let hits = run.get(qid);
+    let ids = seen.get(qid);
+    if (!hits || !ids) {
+      run.set(qid, (hits = []));
+      seen.set(qid, (ids = new Set()));
+    }
+    if (ids.has(pid)) throw new DataFormatError(file, lineNo, `passage "${pid}" appears twice for query "${qid}"`);
+    ids.add(pid);
+    hits.push({ id: pid, score: -Number(rank), rank: Number(rank) });
+  }
+  return run;
+}

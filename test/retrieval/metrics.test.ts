@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import {
   averagePrecision, evaluate, evaluateRun, formatTrecRun, msMarcoReciprocalRank, ndcgAtK, readTrecRun, recallAtK,
-  reciprocalRankAtK, sortHits, sortHitsForEval, writeTrecRun, type Run,
+  readMsMarcoRun, reciprocalRankAtK, sortHits, sortHitsForEval, writeTrecRun, type Run,
 } from "../../src/retrieval/metrics.ts";
 import { loadQrels, type Qrels } from "../../src/retrieval/readers.ts";
 
@@ -196,6 +196,22 @@ test("TREC run files: trec_eval's leniency (# comment lines, blank lines, fields
   const run = await readTrecRun(f);
   assert.deepEqual(run.get("q1"), [{ id: "a", score: 0.5, rank: 1 }, { id: "b", score: 0.25, rank: 2 }]);
   assert.equal(run.size, 1);
+});
+
+test("MS MARCO run files (qid TAB pid TAB rank): rank order, mrr10_msmarco as the official script", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "md2pr-msmarco-"));
+  const f = path.join(dir, "run.tsv");
+  writeFileSync(f, "1\t30\t2\n1\t10\t1\n1\t20\t3\n2\t40\t1\n");
+  const run = await readMsMarcoRun(f);
+  assert.deepEqual(sortHitsForEval(run.get("1")!).map((h) => h.id), ["10", "30", "20"]);
+  const qrels: Qrels = new Map([["1", new Map([["30", 1]])], ["2", new Map([["41", 1]])], ["3", new Map([["50", 1]])]]);
+  const ev = evaluate(run, qrels, { metrics: ["mrr10_msmarco", "mrr@10"] });
+  close(ev.mean["mrr10_msmarco"]!, (1 / 2) / 3);
+  close(ev.mean["mrr@10"]!, (1 / 2) / 2);
+  writeFileSync(f, "1\t30\t0\n");
+  await assert.rejects(readMsMarcoRun(f), /:1: rank "0" is not a positive integer/);
+  writeFileSync(f, "1\t30\t1\n1\t30\t2\n");
+  await assert.rejects(readMsMarcoRun(f), /:2: passage "30" appears twice/);
 });
 
 test("TREC qrels: # comment lines skipped", async () => {

@@ -21,7 +21,7 @@ export function evalCommand(): Command {
   const cmd = newCommand(
     "eval",
     "Evaluates a TREC run file (qid Q0 docid rank score tag; blank and #-comment lines skipped, fields after the " +
-      "sixth ignored) against relevance judgements, BEIR qrels tsv (with or without the query-id header) or TREC " +
+      "sixth ignored; or MS MARCO's qid TAB pid TAB rank) against relevance judgements, BEIR qrels tsv (with or without the query-id header) or TREC " +
       "qrels (qid iter docid rel), detected from the first line, as trec_eval 10.0 does: hits re-sorted by score " +
       "(float32, ties by docid descending), relevant = judgement >= the level (-l; nDCG keeps graded gains), and " +
       "the mean over the queries in both the run and the qrels (trec_eval's default; -c: over every qrels query, " +
@@ -32,7 +32,7 @@ export function evalCommand(): Command {
     "md2pr eval --run runs/dl19.trec --qrels qrels.dl19-passage.txt -l 2 --metrics ndcg_cut.10,map,recall.1000,mrr10_msmarco",
   );
   cmd
-    .requiredOption("--run <file>", "TREC run file")
+    .requiredOption("--run <file>", "run file: TREC, or MS MARCO's qid TAB pid TAB rank")
     .requiredOption("--qrels <file>", "qrels file (BEIR tsv or TREC)")
     .option("-m, --metrics <list>", "comma-separated metric names (md2pr's or trec_eval's)", DEFAULT_METRICS.join(","))
     .option("-l, --level <n>", "relevance level: relevant = judgement >= n (trec_eval -l; TREC DL uses 2 for MAP, recall, MRR)", parseIntArg, 1)
