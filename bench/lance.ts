@@ -32,6 +32,7 @@ const { values } = parseArgs({
     partitions: { type: "string" },
     "sub-vectors": { type: "string" },
     hnswlib: { type: "string", default: "100000" },
+    ann: { type: "string", default: "ivf-flat,ivf-pq" },
     scifact: { type: "boolean", default: false },
     "skip-big": { type: "boolean", default: false },
     "skip-small": { type: "boolean", default: false },
@@ -144,15 +145,42 @@ async function lanceTable(dir: string, docs: Float32Array, n: number): Promise<S
   return LanceStore.write(dir, dim, info, batches());
 }
 
-async function lanceRows(
-  set: string, store: Store, qs: Float32Array, nq: number, truth: string[][], settings: readonly { nprobes: number; refineFactor: number }[],
-): Promise<void> {
+type AnnType = "ivf-flat" | "ivf-pq" | "ivf-rq" | "ivf-hnsw-sq";
+type Setting = { nprobes: number; refineFactor?: number; ef?: number };
+
+/** The query-time settings measured for each ANN type. */
+const SETTINGS: Record<AnnType, readonly Setting[]> = {
+  "ivf-flat": [{ nprobes: 5 }, { nprobes: 10 }, { nprobes: 20 }, { nprobes: 40 }],
+  "ivf-pq": [{ nprobes: 20, refineFactor: 10 }, { nprobes: 20, refineFactor: 50 }, { nprobes: 40, refineFactor: 100 }],
+  "ivf-rq": [{ nprobes: 20, refineFactor: 10 }, { nprobes: 20, refineFactor: 50 }, { nprobes: 40, refineFactor: 100 }],
+  "ivf-hnsw-sq": [{ nprobes: 10, ef: 100 }, { nprobes: 20, ef: 200 }],
+};
+
+function annSpec(type: AnnType, partitions: number, subVectors: number): import("../src/retrieval/lance-store.ts").LanceAnnIndex {
+  if (type === "ivf-pq") return { type, numPartitions: partitions, numSubVectors: subVectors };
+  return { type, numPartitions: partitions };
+}
+
+const describeSetting = (s: Setting): string =>
+  [`nprobes ${s.nprobes}`, s.refineFactor !== undefined ? `refine ${s.refineFactor}` : "", s.ef !== undefined ? `ef ${s.ef}` : ""].filter(Boolean).join(", ");
+
+async function lanceRows(set: string, store: Store, type: AnnType, qs: Float32Array, nq: number, truth: string[][], settings: readonly Setting[]): Promise<void> {
   for (const s of settings) {
     const r = await timed(nq, (q) => store.searchIds(qs.subarray(q * dim, (q + 1) * dim), 1, K, s));
     add({
-      set, system: "LanceDB IVF-PQ", setting: `nprobes ${s.nprobes}, refine ${s.refineFactor}`, recall10: recall(r.results.map((x) => x[0]!), truth),
+      set, system: `LanceDB ${type.toUpperCase()}`, setting: describeSetting(s), recall10: recall(r.results.map((x) => x[0]!), truth),
       medianMs: quantile(r.ms, 0.5), p95Ms: quantile(r.ms, 0.95), note: "",
     });
+  }
+}
+
+/** Builds each ANN index of `types` over the table in turn (replacing the last) and measures it. */
+async function annRows(set: string, store: Store, types: readonly AnnType[], partitions: number, subVectors: number, qs: Float32Array, nq: number, truth: string[][], few = false): Promise<void> {
+  for (const type of types) {
+    const t = performance.now();
+    await store.createIndex(annSpec(type, partitions, subVectors));
+    note(`${set}: ${type} build (${partitions} partitions${type === "ivf-pq" ? `, ${subVectors} sub-vectors` : ""})`, `${seconds(performance.now() - t)}, rss ${rssGiB()}`);
+    await lanceRows(set, store, type, qs, nq, truth, few ? SETTINGS[type].slice(0, 2) : SETTINGS[type]);
   }
 }
 
@@ -184,12 +212,9 @@ async function syntheticSet(set: string, n: number, partitions: number, subVecto
   note(`${set}: Lance table written`, `${seconds(performance.now() - t)}, rss ${rssGiB()}`);
   const exhaustive = await timed(Math.min(numQueries, 20), (q) => store.searchIds(qs.subarray(q * dim, (q + 1) * dim), 1, K, { exact: true }));
   add({ set, system: "LanceDB flat scan", setting: "exact: true", recall10: recall(exhaustive.results.map((x) => x[0]!), truth), medianMs: quantile(exhaustive.ms, 0.5), p95Ms: quantile(exhaustive.ms, 0.95), note: `(${exhaustive.ms.length} queries)` });
-  t = performance.now();
-  await store.createIndex({ type: "ivf-pq", numPartitions: partitions, numSubVectors: subVectors });
-  note(`${set}: IVF-PQ build (${partitions} partitions, ${subVectors} sub-vectors)`, `${seconds(performance.now() - t)}, rss ${rssGiB()}`);
-  await lanceRows(set, store, qs, numQueries, truth, [
-    { nprobes: 10, refineFactor: 5 }, { nprobes: 20, refineFactor: 10 }, { nprobes: 40, refineFactor: 10 }, { nprobes: 40, refineFactor: 20 }, { nprobes: 80, refineFactor: 20 },
-  ]);
+  const types = values.ann!.split(",").map((x) => x.trim()) as AnnType[];
+  for (const type of types) if (!(type in SETTINGS)) throw new Error(`--ann: unknown index type ${type} (${Object.keys(SETTINGS).join(", ")})`);
+  await annRows(set, store, types, partitions, subVectors, qs, numQueries, truth);
   store.close();
 
   if (hnswN > 0) {
@@ -199,10 +224,7 @@ async function syntheticSet(set: string, n: number, partitions: number, subVecto
       await exactRows(sub, docs, hnswN, qs, numQueries);
       const subStore = await lanceTable(`${dir}-sub`, docs.subarray(0, hnswN * dim), hnswN);
       const p = Math.max(16, Math.round(Math.sqrt(hnswN)));
-      t = performance.now();
-      await subStore.createIndex({ type: "ivf-pq", numPartitions: p, numSubVectors: subVectors });
-      note(`${sub}: IVF-PQ build (${p} partitions)`, seconds(performance.now() - t));
-      await lanceRows(sub, subStore, qs, numQueries, subTruth, [{ nprobes: 20, refineFactor: 10 }, { nprobes: 40, refineFactor: 20 }]);
+      await annRows(sub, subStore, types, p, subVectors, qs, numQueries, subTruth, true);
       subStore.close();
     }
     await hnswRows(sub, docs, hnswN, qs, numQueries, subTruth);
@@ -229,7 +251,7 @@ async function scifact(): Promise<void> {
   const dense = await DenseIndex.load(join(dir, "exact"));
   t = performance.now();
   const parts = 64;
-  const store = await lanceFromDense(dense, data.corpus, join(dir, "lance"), { ann: { type: "ivf-pq", numPartitions: parts, numSubVectors: dim / 8 } });
+  const store = await lanceFromDense(dense, data.corpus, join(dir, "lance"), { ann: { type: "ivf-pq", numPartitions: parts, numSubVectors: dense.dim / 8 } });
   note(`${set}: Lance table + IVF-PQ (${parts} partitions)`, seconds(performance.now() - t));
   const qids = [...data.qrels.keys()];
   const m = retriever.encodeMatrix(qids.map((q) => data.queries.get(q)!));

@@ -5,7 +5,7 @@
  * (`md2pr` key: the model fingerprint, pooling, normalization); opening it for another model is refused.
  *
  * Search is by inner product (LanceDB's "dot" distance is 1 - <q, d>; scores returned are <q, d>), either
- * through the table's ANN index (IVF-PQ with refinement, or IVF-HNSW-SQ) or exhaustively (`exact: true`).
+ * through the table's ANN index (IVF-FLAT, IVF-PQ or IVF-RQ with refinement, or IVF-HNSW-SQ) or exhaustively (`exact: true`).
  * Writes are LanceDB transactions: a reader sees the previous complete version or the new one, never a mix.
  *
  * Table layout (table name default "passages"):
@@ -38,6 +38,19 @@ export type LanceAnnIndex =
       /** Bits per PQ code, 4 or 8 (default 8). */
       readonly numBits?: number;
       /** k-means training sample per partition (default 256). */
+      readonly sampleRate?: number;
+    }
+  | {
+      /** IVF partitions of full vectors: exact scores within the probed partitions (no quantization error). */
+      readonly type: "ivf-flat";
+      readonly numPartitions?: number;
+      readonly sampleRate?: number;
+    }
+  | {
+      /** IVF with RaBitQ codes (numBits per dimension, default 1), re-scored with refineFactor. */
+      readonly type: "ivf-rq";
+      readonly numPartitions?: number;
+      readonly numBits?: number;
       readonly sampleRate?: number;
     }
   | {
@@ -150,6 +163,10 @@ function indexConfig(spec: LanceAnnIndex): LanceDb.Index {
         distanceType: "dot", numPartitions: spec.numPartitions, numSubVectors: spec.numSubVectors, numBits: spec.numBits,
         sampleRate: spec.sampleRate,
       });
+    case "ivf-flat":
+      return lancedb.Index.ivfFlat({ distanceType: "dot", numPartitions: spec.numPartitions, sampleRate: spec.sampleRate });
+    case "ivf-rq":
+      return lancedb.Index.ivfRq({ distanceType: "dot", numPartitions: spec.numPartitions, numBits: spec.numBits, sampleRate: spec.sampleRate });
     case "ivf-hnsw-sq":
       return lancedb.Index.hnswSq({
         distanceType: "dot", numPartitions: spec.numPartitions, m: spec.m, efConstruction: spec.efConstruction, sampleRate: spec.sampleRate,

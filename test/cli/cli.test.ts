@@ -291,11 +291,19 @@ describe("md2pr CLI", { concurrency: true }, () => {
       ]);
       for (const [r, what] of [[exact, "exact"], [approx, "hnsw"], [hybrid, "hybrid"], [judged, "judged"]] as const) ok(r, `search (${what})`);
       fails(wrongModel, "search", /fingerprint/);
-      const [lanceSearch, lanceWrong, lanceRerank] = await Promise.all([
+      const [lanceSearch, lanceWrong, lanceRerank, lanceJsonl] = await Promise.all([
         md2pr(["search", "--model", p("retriever"), "--index", p("lance"), ...common, "--out", p("lance.trec")]),
         md2pr(["search", "--model", p("other"), "--index", p("lance"), ...common, "--out", p("lance-wrong.trec")]),
         md2pr(["search", "--model", p("retriever"), "--index", p("lance"), "--ranker", p("ranker"), "--rerank-depth", "3", ...common, "--out", p("lance-rerank.trec")]),
+        md2pr(["search", "--model", p("retriever"), "--index", p("lance"), "--format", "jsonl", ...common, "--out", p("lance.jsonl")]),
       ]);
+      ok(lanceJsonl, "search --format jsonl");
+      const jsonlHits = readFileSync(p("lance.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { qid: string; rank: number; id: string; title: string; text: string });
+      assert.equal(jsonlHits.length, 3 * 4);
+      for (const h of jsonlHits) {
+        const doc = docs.find(([id]) => id === h.id)!;
+        assert.deepEqual([h.title, h.text], [doc[1], doc[2]], "the hit's passage comes from the LanceDB table");
+      }
       ok(lanceSearch, "search (LanceDB)");
       ok(lanceRerank, "search (LanceDB, reranked; the text comes from the table)");
       fails(lanceWrong, "search", /fingerprint/);

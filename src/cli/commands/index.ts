@@ -13,7 +13,7 @@ interface IndexOptions {
   out: string;
   backend: "lance" | "hnsw";
   corpus?: string;
-  ann: "ivf-pq" | "ivf-hnsw-sq" | "none";
+  ann: "ivf-flat" | "ivf-pq" | "ivf-rq" | "ivf-hnsw-sq" | "none";
   partitions?: number;
   subVectors?: number;
   table: string;
@@ -29,6 +29,7 @@ function annSpec(o: IndexOptions, count: number, dim: number): LanceAnnIndex | n
   if (o.ann === "none" || count < 256) return null;
   const numPartitions = o.partitions ?? Math.max(1, Math.round(Math.sqrt(count)));
   if (o.ann === "ivf-hnsw-sq") return { type: "ivf-hnsw-sq", numPartitions, m: o.m, efConstruction: o.efConstruction };
+  if (o.ann === "ivf-flat" || o.ann === "ivf-rq") return { type: o.ann, numPartitions };
   const numSubVectors = o.subVectors ?? (dim % 8 === 0 ? dim / 8 : 1);
   if (dim % numSubVectors !== 0) throw new CliError(`--sub-vectors ${numSubVectors} does not divide the dimension ${dim}`);
   return { type: "ivf-pq", numPartitions, numSubVectors };
@@ -50,7 +51,7 @@ export function indexCommand(): Command {
     .requiredOption("--out <dir|uri>", "where to write: a directory, or (lance) a LanceDB URI")
     .addOption(new Option("--backend <name>", "lance (a LanceDB table with the passages) or hnsw (an hnswlib graph)").choices(["lance", "hnsw"]).default("lance"))
     .option("--corpus <file>", "lance: the corpus the index was encoded from (the passages' title and text)")
-    .addOption(new Option("--ann <kind>", "lance: the ANN index").choices(["ivf-pq", "ivf-hnsw-sq", "none"]).default("ivf-pq"))
+    .addOption(new Option("--ann <kind>", "lance: the ANN index").choices(["ivf-flat", "ivf-pq", "ivf-rq", "ivf-hnsw-sq", "none"]).default("ivf-pq"))
     .option("--partitions <n>", "lance: IVF partitions (default sqrt(passages))", parsePositiveIntArg)
     .option("--sub-vectors <n>", "lance, ivf-pq: PQ sub-vectors (default dim / 8)", parsePositiveIntArg)
     .option("--table <name>", "lance: the table name", "passages")

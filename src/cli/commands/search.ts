@@ -2,12 +2,14 @@
  * `md2pr search`: dense (exact, HNSW or LanceDB), BM25, or hybrid retrieval of a queries file, optionally reranked by
  * the ranker, into a TREC run; through the library's Searcher (api/searcher.ts), the path `md2pr serve` uses too.
  */
+import { closeSync, openSync, readSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { Searcher, type SearchMode, type SearchResult } from "../../api/searcher.ts";
 import type { DenseSearchOptions } from "../../api/vector-index.ts";
 import { DEFAULT_FUSION, describeFusion, readRecordedFusion, validateFusion, type Fusion } from "../../retrieval/fusion.ts";
 import { writeTrecRun } from "../../retrieval/metrics.ts";
 import { loadCorpusFile, loadQrelsFile, loadQueriesFile } from "../io.ts";
+import { writeFileAtomicAsync } from "../../util/atomic.ts";
 import { claimOutput, looksLikeTrecRun } from "../../util/output.ts";
 import { notARanker } from "../../models/fingerprint.ts";
 import { checkArtifactSet, corpusFingerprint } from "../../util/provenance.ts";
@@ -31,6 +33,7 @@ interface SearchOptions {
   ranker?: string;
   rerankDepth: number;
   mode?: SearchMode;
+  format: "trec" | "jsonl";
   corpus?: string;
   fusionDepth: number;
   fusion?: string;
@@ -58,6 +61,21 @@ function hybridFusion(o: SearchOptions): { fusion: Fusion; source: string } {
   }
 }
 
+/** Whether `file` starts like the JSONL `--format jsonl` writes (so that a rerun may replace it). */
+function looksLikeHitsJsonl(file: string): boolean {
+  const fd = openSync(file, "r");
+  const buf = Buffer.alloc(1 << 16);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  closeSync(fd);
+  const first = buf.subarray(0, n).toString("utf8").split("\n", 1)[0]!;
+  try {
+    const row = JSON.parse(first) as Record<string, unknown>;
+    return typeof row.qid === "string" && typeof row.id === "string" && typeof row.rank === "number";
+  } catch {
+    return false;
+  }
+}
+
 export function searchCommand(): Command {
   const cmd = newCommand(
     "search",
@@ -80,7 +98,8 @@ export function searchCommand(): Command {
     .requiredOption("--queries <file>", "queries file (.jsonl BEIR, else qid TAB text)")
     .option("--qrels <file>", "search only the queries judged in this qrels file")
     .option("--top-k <n>", "results per query", parsePositiveIntArg, 100)
-    .requiredOption("--out <file>", "TREC run file to write")
+    .requiredOption("--out <file>", "TREC run file to write (or JSONL with --format jsonl)")
+    .addOption(new Option("--format <format>", "trec (a run file) or jsonl (one line per hit: qid, rank, id, score, title, text; the text from a LanceDB index or --corpus)").choices(["trec", "jsonl"]).default("trec"))
     .option("--tag <word>", "run tag in the TREC file (default md2pr-dense, md2pr-bm25 or md2pr-hybrid)")
     .option("--batch-size <n>", "queries per encoder forward pass", parsePositiveIntArg, 64)
     .option("--ef-search <n>", "HNSW (and LanceDB IVF-HNSW): query-time candidate list size", parsePositiveIntArg)
@@ -99,7 +118,8 @@ export function searchCommand(): Command {
     .option("--overwrite", "replace an --out file that is not a TREC run (default: refuse)")
     .action(action("search", async () => {
       const o = cmd.opts<SearchOptions>();
-      claimOutput(o.out, { type: "file", recognize: looksLikeTrecRun, what: "TREC run" }, { overwrite: o.overwrite });
+      const jsonl = o.format === "jsonl";
+      claimOutput(o.out, jsonl ? { type: "file", recognize: looksLikeHitsJsonl, what: "JSONL of hits" } : { type: "file", recognize: looksLikeTrecRun, what: "TREC run" }, { overwrite: o.overwrite });
       if (!o.model && !o.bm25) throw new CliError("give --model with --index or --hnsw (dense), --bm25 (BM25), or both (hybrid)");
       if (o.model && !o.index && !o.hnsw) throw new CliError("--model needs --index (an md2pr index directory or a LanceDB location) or --hnsw");
       if (o.index && o.hnsw) throw new CliError("give --index or --hnsw, not both");
@@ -137,13 +157,16 @@ export function searchCommand(): Command {
       try {
         run = await searcher.searchBatch(queries, {
           k: o.topK, mode, fusion, fusionDepth: o.fusionDepth, rerank: Boolean(o.ranker), rerankDepth: o.rerankDepth,
-          dense, withText: false, batchSize: o.batchSize,
+          dense, withText: jsonl, batchSize: o.batchSize,
         });
       } finally {
         searcher.close();
       }
       const tag = `md2pr-${mode}${o.ranker ? "+rerank" : ""}`;
-      await writeTrecRun(o.out, run, o.tag ?? tag);
+      if (jsonl) {
+        const lines = [...run].flatMap(([qid, hits]) => hits.map((h) => JSON.stringify({ qid, rank: h.rank, id: h.id, score: h.score, title: h.title, text: h.text })));
+        await writeFileAtomicAsync(o.out, lines.length ? `${lines.join("\n")}\n` : "");
+      } else await writeTrecRun(o.out, run, o.tag ?? tag);
       log(`search: ${qids.length} queries, top ${o.topK}, ${tag.slice(6)}${searcher.index ? ` (${searcher.index.kind} index)` : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       process.stdout.write(`${o.out}\n`);
     }));
