@@ -8,8 +8,9 @@
  *
  * Validation errors name the source (file path) and the offending field.
  */
-import * as fs from "node:fs";
+import { z } from "zod";
 import { writeJsonAtomic } from "../util/atomic.ts";
+import { readJsonFile } from "../util/config-file.ts";
 
 /**
  * Activations supported by the model code: "gelu" is the exact erf form; "gelu_new", "gelu_pytorch_tanh" and
@@ -69,55 +70,47 @@ export function usesTanhGelu(config: Pick<BertConfig, "hiddenAct">): boolean {
   return config.hiddenAct !== "gelu";
 }
 
-const KNOWN_KEYS = new Set([
-  "model_type", "architectures", "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-  "intermediate_size", "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
-  "max_position_embeddings", "type_vocab_size", "initializer_range", "layer_norm_eps", "pad_token_id",
-  "position_embedding_type",
-]);
+/** Nulls in HF files mean "unset": they take the default like a missing field. */
+const unset = (v: unknown): unknown => (v === null ? undefined : v);
 
-class FieldReader {
-  constructor(private readonly json: Record<string, unknown>, private readonly source: string) {}
+/** What each field must be (the message of any failure of its schema; the value is added). */
+const FIELD_RULES: Record<string, string> = {};
 
-  fail(field: string, what: string): never {
-    throw new Error(`BERT config ${this.source}: field "${field}" ${what}`);
-  }
-
-  posInt(field: string, def: number): number {
-    const v = this.json[field];
-    if (v === undefined || v === null) return def;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) this.fail(field, `must be a positive integer, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  nonNegInt(field: string, def: number): number {
-    const v = this.json[field];
-    if (v === undefined || v === null) return def;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) this.fail(field, `must be a non-negative integer, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  prob(field: string, def: number): number {
-    const v = this.json[field];
-    if (v === undefined || v === null) return def;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v >= 1) this.fail(field, `must be a number in [0, 1), got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  positive(field: string, def: number): number {
-    const v = this.json[field];
-    if (v === undefined || v === null) return def;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) this.fail(field, `must be a positive number, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  string(field: string): string | undefined {
-    const v = this.json[field];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== "string") this.fail(field, `must be a string, got ${JSON.stringify(v)}`);
-    return v;
-  }
+/** A field's schema: null or missing takes the default; any failure reads "field <key> <what>". */
+function field(key: string, schema: z.ZodTypeAny, what: string): [string, z.ZodTypeAny] {
+  FIELD_RULES[key] = what;
+  return [key, z.preprocess(unset, schema.optional())];
 }
+
+const posInt = (key: string): [string, z.ZodTypeAny] => field(key, z.number().int().positive().refine(Number.isSafeInteger), "must be a positive integer");
+const nonNegInt = (key: string): [string, z.ZodTypeAny] => field(key, z.number().int().nonnegative().refine(Number.isSafeInteger), "must be a non-negative integer");
+const prob = (key: string): [string, z.ZodTypeAny] => field(key, z.number().finite().min(0).lt(1), "must be a number in [0, 1)");
+const positive = (key: string): [string, z.ZodTypeAny] => field(key, z.number().finite().positive(), "must be a positive number");
+
+/**
+ * The schema of BERT's `config.json` (zod; the same library as md2pr's other configs, util/config-file.ts). Keys
+ * other than these are HF's business (torch_dtype, transformers_version, id2label...): kept verbatim in `extra`.
+ */
+export const BertConfigFileSchema = z.object(Object.fromEntries([
+  field("model_type", z.literal("bert"), 'must be "bert"'),
+  field("architectures", z.array(z.string()), "must be an array of strings"),
+  posInt("vocab_size"),
+  posInt("hidden_size"),
+  posInt("num_hidden_layers"),
+  posInt("num_attention_heads"),
+  posInt("intermediate_size"),
+  field("hidden_act", z.enum(SUPPORTED_ACTS as [BertHiddenAct, ...BertHiddenAct[]]), `is not supported (use one of ${SUPPORTED_ACTS.join(", ")})`),
+  prob("hidden_dropout_prob"),
+  prob("attention_probs_dropout_prob"),
+  posInt("max_position_embeddings"),
+  posInt("type_vocab_size"),
+  positive("initializer_range"),
+  positive("layer_norm_eps"),
+  nonNegInt("pad_token_id"),
+  field("position_embedding_type", z.literal("absolute"), 'is not supported (only "absolute")'),
+])).passthrough();
+
+const KNOWN_KEYS = new Set(Object.keys(BertConfigFileSchema.shape));
 
 /**
  * Parses a `config.json` object. `source` (usually the file path) is used in error messages.
@@ -129,78 +122,57 @@ export function parseBertConfig(json: unknown, source = "<config>"): BertConfig 
     throw new Error(`BERT config ${source}: expected a JSON object`);
   }
   const obj = json as Record<string, unknown>;
-  const r = new FieldReader(obj, source);
+  const fail = (key: string, what: string): never => {
+    throw new Error(`BERT config ${source}: field "${key}" ${what}`);
+  };
+  const parsed = BertConfigFileSchema.safeParse(obj);
+  if (!parsed.success) {
+    const key = String(parsed.error.issues[0]!.path[0] ?? "");
+    const value = JSON.stringify(obj[key]);
+    const what = FIELD_RULES[key] ?? parsed.error.issues[0]!.message;
+    // e.g. field "hidden_act" "relu" is not supported (...); field "vocab_size" must be a positive integer, got 0
+    fail(key, what.startsWith("is not supported") ? `${value} ${what}` : `${what}, got ${value}`);
+  }
+  const f = (parsed as z.SafeParseSuccess<z.infer<typeof BertConfigFileSchema>>).data as Record<string, unknown>;
   const d = DEFAULT_BERT_CONFIG;
+  const num = (key: string, def: number): number => (f[key] as number | undefined) ?? def;
 
-  const modelType = r.string("model_type") ?? "bert";
-  if (modelType !== "bert") r.fail("model_type", `must be "bert", got "${modelType}"`);
-
-  let architectures: readonly string[] = d.architectures;
-  const arch = obj["architectures"];
-  if (arch !== undefined && arch !== null) {
-    if (!Array.isArray(arch) || !arch.every((a) => typeof a === "string")) {
-      r.fail("architectures", "must be an array of strings");
-    }
-    architectures = (arch as unknown[]).map(String);
-  }
-
-  const act = r.string("hidden_act") ?? d.hiddenAct;
-  if (!(SUPPORTED_ACTS as readonly string[]).includes(act)) {
-    r.fail("hidden_act", `"${act}" is not supported (use one of ${SUPPORTED_ACTS.join(", ")})`);
-  }
-  const pet = r.string("position_embedding_type") ?? "absolute";
-  if (pet !== "absolute") r.fail("position_embedding_type", `"${pet}" is not supported (only "absolute")`);
-
-  const vocabSize = r.posInt("vocab_size", d.vocabSize);
-  const hiddenSize = r.posInt("hidden_size", d.hiddenSize);
-  const numAttentionHeads = r.posInt("num_attention_heads", d.numAttentionHeads);
+  const vocabSize = num("vocab_size", d.vocabSize);
+  const hiddenSize = num("hidden_size", d.hiddenSize);
+  const numAttentionHeads = num("num_attention_heads", d.numAttentionHeads);
   if (hiddenSize % numAttentionHeads !== 0) {
-    r.fail("hidden_size", `(${hiddenSize}) must be divisible by num_attention_heads (${numAttentionHeads})`);
+    fail("hidden_size", `(${hiddenSize}) must be divisible by num_attention_heads (${numAttentionHeads})`);
   }
-  const padTokenId = r.nonNegInt("pad_token_id", d.padTokenId);
-  if (padTokenId >= vocabSize) r.fail("pad_token_id", `(${padTokenId}) must be < vocab_size (${vocabSize})`);
+  const padTokenId = num("pad_token_id", d.padTokenId);
+  if (padTokenId >= vocabSize) fail("pad_token_id", `(${padTokenId}) must be < vocab_size (${vocabSize})`);
 
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (!KNOWN_KEYS.has(k)) extra[k] = v;
 
   return {
     modelType: "bert",
-    architectures,
+    architectures: (f.architectures as string[] | undefined) ?? d.architectures,
     vocabSize,
     hiddenSize,
-    numHiddenLayers: r.posInt("num_hidden_layers", d.numHiddenLayers),
+    numHiddenLayers: num("num_hidden_layers", d.numHiddenLayers),
     numAttentionHeads,
-    intermediateSize: r.posInt("intermediate_size", d.intermediateSize),
-    hiddenAct: act as BertHiddenAct,
-    hiddenDropoutProb: r.prob("hidden_dropout_prob", d.hiddenDropoutProb),
-    attentionProbsDropoutProb: r.prob("attention_probs_dropout_prob", d.attentionProbsDropoutProb),
-    maxPositionEmbeddings: r.posInt("max_position_embeddings", d.maxPositionEmbeddings),
-    typeVocabSize: r.posInt("type_vocab_size", d.typeVocabSize),
-    initializerRange: r.positive("initializer_range", d.initializerRange),
-    layerNormEps: r.positive("layer_norm_eps", d.layerNormEps),
+    intermediateSize: num("intermediate_size", d.intermediateSize),
+    hiddenAct: (f.hidden_act as BertHiddenAct | undefined) ?? d.hiddenAct,
+    hiddenDropoutProb: num("hidden_dropout_prob", d.hiddenDropoutProb),
+    attentionProbsDropoutProb: num("attention_probs_dropout_prob", d.attentionProbsDropoutProb),
+    maxPositionEmbeddings: num("max_position_embeddings", d.maxPositionEmbeddings),
+    typeVocabSize: num("type_vocab_size", d.typeVocabSize),
+    initializerRange: num("initializer_range", d.initializerRange),
+    layerNormEps: num("layer_norm_eps", d.layerNormEps),
     padTokenId,
     positionEmbeddingType: "absolute",
     extra,
   };
 }
 
-/** Reads and validates a `config.json` file. Errors name the file (and the field). */
+/** Reads and validates a `config.json` file (through the one JSON loader: a BOM is accepted). Errors name the file (and the field). */
 export function readBertConfig(file: string): BertConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(`BERT config ${file}: cannot read (${msg})`, { cause: err });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(`BERT config ${file}: invalid JSON (${msg})`, { cause: err });
-  }
-  return parseBertConfig(json, file);
+  return parseBertConfig(readJsonFile(file, "BERT config"), file);
 }
 
 /**

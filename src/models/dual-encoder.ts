@@ -17,6 +17,7 @@ import { VarBuilder } from "../nn/var-builder.ts";
 import { BertModel, type BertForwardOptions, type BertInput, type BertOutput } from "./bert.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { BertConfig } from "./config.ts";
+import { readDualEncoderFile } from "./model-files.ts";
 
 export type Pooling = "cls" | "mean";
 export type Similarity = "dot" | "cosine";
@@ -82,8 +83,7 @@ export class DualEncoder {
   static load(dir: string): DualEncoder {
     const settingsPath = join(dir, "md2pr.json");
     if (!existsSync(settingsPath)) return DualEncoder.fromBert(dir);
-    const raw = JSON.parse(readFileSync(settingsPath, "utf8")) as Partial<DualEncoderSettings> & { type?: string };
-    if (raw.type !== "dual-encoder") throw new Error(`${settingsPath}: not a dual-encoder (type ${String(raw.type)})`);
+    const raw = readDualEncoderFile(settingsPath);
     const s: DualEncoderSettings = {
       shared: raw.shared ?? DEFAULT_DUAL_ENCODER_SETTINGS.shared,
       pooling: raw.pooling ?? DEFAULT_DUAL_ENCODER_SETTINGS.pooling,

@@ -78,3 +78,20 @@ describe("config schema", () => {
     );
   });
 });
+
+describe("model files go through the same library and loader", () => {
+  it("md2pr.json: a bad enum, an unknown key and a wrong type are refused naming the file and key", async () => {
+    const { readDualEncoderFile } = await import("../../src/models/model-files.ts");
+    const { parseBertConfig, readBertConfig } = await import("../../src/models/config.ts");
+    const bad = file("md2pr.json", JSON.stringify({ type: "dual-encoder", pooling: "max", shared: "yes", extra: 1 }));
+    assert.throws(() => readDualEncoderFile(bad), (err: Error) =>
+      err.message.includes(bad) && /'pooling': expected one of "cls", "mean", got "max"/.test(err.message) &&
+      /'shared': expected a boolean, got "yes"/.test(err.message) && /unknown setting 'extra'/.test(err.message));
+    assert.throws(() => readDualEncoderFile(file("ce.json", JSON.stringify({ type: "cross-encoder" }))), /'type': must be "dual-encoder", got "cross-encoder"/);
+    assert.deepEqual(readDualEncoderFile(file("old.json", `\ufeff${JSON.stringify({ type: "dual-encoder", pooling: "mean" })}`)), { type: "dual-encoder", pooling: "mean" });
+    // BERT config.json: HF's other keys are kept, ours are checked
+    const cfg = file("config.json", `\ufeff${JSON.stringify({ hidden_size: 64, num_attention_heads: 4, torch_dtype: "float32" })}`);
+    assert.deepEqual(readBertConfig(cfg).extra, { torch_dtype: "float32" });
+    assert.throws(() => parseBertConfig({ num_hidden_layers: -2 }, "x/config.json"), /x\/config\.json: field "num_hidden_layers" must be a positive integer, got -2/);
+  });
+});
