@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CrossEncoder } from "../../src/models/cross-encoder.ts";
 import { WordPieceTokenizer } from "../../src/models/tokenizer.ts";
-import { md2pr, ok, tempLeftovers, tinyFlags, toyBeir, treeHashes, vocabFile } from "./helpers.ts";
+import { md2pr, ok, tempLeftovers, tinyFlags, toyBeir, toyRetrieverFolder, treeHashes, vocabFile } from "./helpers.ts";
 
 let tmp = "";
 let data = "";
@@ -73,5 +73,41 @@ describe("kill -9 between the renames that replace a model folder", () => {
     ok(await md2pr(args), "pretrain again");
     assert.deepEqual(treeHashes(base, (rel) => rel === "md2pr-pretrain.json"), first, "same weights, config and tokenizer");
     assert.deepEqual(tempLeftovers(tmp).filter((p) => !p.includes("crash-") && !p.includes("reference")), []);
+  });
+});
+
+describe("kill -9 during encode and index, then rerun", () => {
+  it("an encode killed between chunks or while finishing resumes to the same index; an HNSW build killed before its rename reruns to the same graph", async () => {
+    const model = join(tmp, "retriever");
+    toyRetrieverFolder(model, 5);
+    const corpus = join(data, "corpus.jsonl");
+    // --batch-size 1: chunks of 8 passages, so the 16 toy passages take two appends
+    const encode = (out: string): string[] => ["encode", "--model", model, "--corpus", corpus, "--out", out, "--batch-size", "1"];
+    const crashes: [string, string][] = [
+      ["after the first chunk, before its progress is recorded", "kill:file:before-rename@progress.json:2"],
+      ["after the second chunk is recorded", "kill:file:before-rename@progress.json:3"],
+      ["while writing index.json", "kill:file:before-rename@index.json"],
+    ];
+    const reference = join(tmp, "index-ref");
+    const first = await Promise.all([md2pr(encode(reference)), ...crashes.map(([, fault], i) => md2pr(encode(join(tmp, `index-${i}`)), { MD2PR_TEST_FAULT: fault }))]);
+    ok(first[0]!, "the uninterrupted encode");
+    crashes.forEach(([what], i) => assert.equal(first[i + 1]!.signal, "SIGKILL", `killed ${what}`));
+    const reruns = await Promise.all(crashes.map((_c, i) => md2pr(encode(join(tmp, `index-${i}`)))));
+    const expected = treeHashes(reference);
+    assert.ok(expected.has("embeddings.f32") && expected.has("index.json"));
+    crashes.forEach(([what], i) => {
+      ok(reruns[i]!, `rerun after a kill ${what}`);
+      assert.deepEqual(treeHashes(join(tmp, `index-${i}`)), expected, `${what}: the same index bytes`);
+      assert.deepEqual(tempLeftovers(join(tmp, `index-${i}`)), []);
+    });
+    const hnsw = (out: string): string[] => ["index", "--backend", "hnsw", "--index", reference, "--out", out];
+    const [refGraph, killed] = await Promise.all([md2pr(hnsw(join(tmp, "hnsw-ref"))), md2pr(hnsw(join(tmp, "hnsw-1")), { MD2PR_TEST_FAULT: "kill:dir:before-swap@hnsw-1" })]);
+    ok(refGraph, "index");
+    assert.equal(killed.signal, "SIGKILL");
+    assert.ok(!existsSync(join(tmp, "hnsw-1")), "no half graph folder");
+    ok(await md2pr(hnsw(join(tmp, "hnsw-1"))), "index rerun");
+    assert.deepEqual(treeHashes(join(tmp, "hnsw-1")), treeHashes(join(tmp, "hnsw-ref")));
+    const queries = join(data, "queries.jsonl");
+    ok(await md2pr(["search", "--model", model, "--index", join(tmp, "hnsw-1"), "--queries", queries, "--out", join(tmp, "hnsw.trec")]), "search the rebuilt graph");
   });
 });
