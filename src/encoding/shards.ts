@@ -19,7 +19,9 @@ import type { DualEncoder } from "../models/dual-encoder.ts";
 import type { WordPieceTokenizer } from "../models/tokenizer.ts";
 import { DenseIndex, EmbeddingWriter, type DenseIndexMeta } from "../retrieval/dense-index.ts";
 import { passageText, TokenizedCorpus, type CorpusText } from "../retrieval/tokenized-corpus.ts";
+import { retrieverFingerprint } from "../models/fingerprint.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
+import { checkMadeFrom, corpusFingerprint, CorpusFingerprinter, writeArtifact } from "../util/provenance.ts";
 import { encodeIds, encodingOrder, type EncodeCorpusOptions } from "./encode-corpus.ts";
 
 export interface ShardSpec {
@@ -70,6 +72,8 @@ export interface ShardInfo {
   readonly batchSize: number;
   readonly orderDigest: string;
   readonly modelFingerprint: string;
+  /** The provenance record's fingerprints (util/provenance.ts): the merged index gets the record a single run writes. */
+  readonly madeFrom: { readonly model: string; readonly corpus: string };
 }
 
 const SHARD_FILE = "shard.json";
@@ -95,6 +99,9 @@ function describeMismatch(a: ShardInfo, b: Omit<ShardInfo, "format" | "version">
   for (const key of ["shard", "shards", "rowStart", "rowEnd", "totalRows", "batchSize", "orderDigest", "modelFingerprint"] as const) {
     if (a[key] !== b[key]) return `${key} ${JSON.stringify(a[key])} vs ${JSON.stringify(b[key])}`;
   }
+  for (const key of ["model", "corpus"] as const) {
+    if (a.madeFrom?.[key] !== b.madeFrom[key]) return `madeFrom.${key} ${JSON.stringify(a.madeFrom?.[key])} vs ${JSON.stringify(b.madeFrom[key])}`;
+  }
   return null;
 }
 
@@ -113,7 +120,8 @@ export async function encodeShard(
   model: DualEncoder, corpus: TokenizedCorpus, out: string, spec: ShardSpec, options: EncodeCorpusOptions = {},
 ): Promise<ShardResult> {
   const order = encodingOrder(corpus, model.settings.maxPassageLength, options.cachePieces ?? true);
-  return encodeShardOfOrder(model, corpus, order, out, spec, options);
+  const madeFrom = { model: retrieverFingerprint(model, corpus.tokenizer), corpus: corpusFingerprint(corpus.docs) };
+  return encodeShardOfOrder(model, corpus, order, madeFrom, out, spec, options);
 }
 
 /** Streams a corpus's documents; called once per pass over it (e.g. `() => readCorpusFile(file)`). */
@@ -132,9 +140,11 @@ export async function encodeShardFromStream(
   const ids: string[] = [];
   const lengths: number[] = [];
   const seen = new Set<string>();
+  const fingerprint = new CorpusFingerprinter(); // in the file's order, as corpusFingerprint of the loaded corpus
   for await (const doc of stream()) {
     if (seen.has(doc.id)) throw new Error(`duplicate document id "${doc.id}"`);
     seen.add(doc.id);
+    fingerprint.add(doc.id, doc.title, doc.text);
     ids.push(doc.id);
     lengths.push(Math.min(tokenizer.tokenizeToIds(passageText(doc)).length, cut));
   }
@@ -151,18 +161,20 @@ export async function encodeShardFromStream(
     for await (const doc of stream()) if (mine.has(doc.id)) docs.set(doc.id, { title: doc.title, text: doc.text });
   }
   const corpus = new TokenizedCorpus(docs, tokenizer, maxPieces);
-  return encodeShardOfOrder(model, corpus, order, out, spec, { ...options, cachePieces: false });
+  const madeFrom = { model: retrieverFingerprint(model, tokenizer), corpus: fingerprint.digest() };
+  return encodeShardOfOrder(model, corpus, order, madeFrom, out, spec, { ...options, cachePieces: false });
 }
 
 /** Encodes rows [start, end) of shard `spec` of `order`; `corpus` needs only those passages. */
 async function encodeShardOfOrder(
-  model: DualEncoder, corpus: TokenizedCorpus, order: readonly string[], out: string, spec: ShardSpec, options: EncodeCorpusOptions,
+  model: DualEncoder, corpus: TokenizedCorpus, order: readonly string[], madeFrom: ShardInfo["madeFrom"], out: string, spec: ShardSpec,
+  options: EncodeCorpusOptions,
 ): Promise<ShardResult> {
   const batchSize = options.batchSize ?? 64;
   const { start, end } = shardRange(order.length, batchSize, spec);
   const want = {
     shard: spec.index, shards: spec.count, rowStart: start, rowEnd: end, totalRows: order.length, batchSize,
-    orderDigest: orderDigest(order), modelFingerprint: model.fingerprint(),
+    orderDigest: orderDigest(order), modelFingerprint: model.fingerprint(), madeFrom,
   };
   const dir = shardDir(out, spec);
   if (existsSync(path.join(dir, SHARD_FILE))) {
@@ -205,6 +217,9 @@ async function completeShards(out: string): Promise<{ dir: string; info: ShardIn
     for (const key of ["totalRows", "batchSize", "orderDigest", "modelFingerprint"] as const) {
       if (s.info[key] !== first.info[key]) throw new Error(`${s.dir}: ${key} ${JSON.stringify(s.info[key])} differs from shard 0's ${JSON.stringify(first.info[key])}`);
     }
+    for (const key of ["model", "corpus"] as const) {
+      if (s.info.madeFrom?.[key] !== first.info.madeFrom?.[key]) throw new Error(`${s.dir}: made from another ${key} than shard 0`);
+    }
     for (const key of ["dim", "pooling", "normalized", "modelFingerprint"] as const) {
       if (s.meta[key] !== first.meta[key]) throw new Error(`${s.dir}: index ${key} ${JSON.stringify(s.meta[key])} differs from shard 0's`);
     }
@@ -232,6 +247,9 @@ async function readIds(file: string, count: number): Promise<string[]> {
 export async function mergeShards(out: string, chunkRows = 65536): Promise<DenseIndexMeta> {
   if (EmbeddingWriter.isComplete(out)) throw new Error(`${out}: already holds a finished dense index`);
   const shards = await completeShards(out);
+  const madeFrom = shards[0]!.info.madeFrom;
+  const rebuild = `md2pr encode --shard I/N --out NEW_DIR, then --merge (or remove ${out})`;
+  checkMadeFrom(out, { model: { fingerprint: madeFrom.model, name: "of the shards" }, corpus: { fingerprint: madeFrom.corpus, name: "of the shards" } }, rebuild);
   const first = shards[0]!.meta;
   const writer = await EmbeddingWriter.open(out, { dim: first.dim, modelFingerprint: first.modelFingerprint, pooling: first.pooling, normalized: first.normalized });
   try {
@@ -255,6 +273,7 @@ export async function mergeShards(out: string, chunkRows = 65536): Promise<Dense
       }
     }
     const meta = await writer.finish();
+    writeArtifact(out, "dense-index", { model: madeFrom.model, corpus: madeFrom.corpus }); // the record a single run writes
     await fsp.rm(path.join(out, "shards"), { recursive: true, force: true });
     return meta;
   } finally {

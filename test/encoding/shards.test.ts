@@ -18,8 +18,11 @@ before(async () => {
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-function files(dir: string): { emb: Buffer; ids: string; meta: string } {
-  return { emb: readFileSync(join(dir, "embeddings.f32")), ids: readFileSync(join(dir, "ids.txt"), "utf8"), meta: readFileSync(join(dir, "index.json"), "utf8") };
+function files(dir: string): { emb: Buffer; ids: string; meta: string; artifact: string } {
+  return {
+    emb: readFileSync(join(dir, "embeddings.f32")), ids: readFileSync(join(dir, "ids.txt"), "utf8"), meta: readFileSync(join(dir, "index.json"), "utf8"),
+    artifact: readFileSync(join(dir, "md2pr-artifact.json"), "utf8"),
+  };
 }
 
 describe("sharded encoding", () => {
@@ -62,6 +65,7 @@ describe("sharded encoding", () => {
       assert.equal(Buffer.compare(a.emb, b.emb), 0, "embeddings.f32 identical");
       assert.equal(b.ids, a.ids);
       assert.equal(b.meta, a.meta);
+      assert.equal(b.artifact, a.artifact, "the provenance record a single run writes");
       assert.equal(b.ids, encodingOrder(toy.corpus, retriever.settings.maxPassageLength).join("\n") + "\n");
       assert.ok(!existsSync(join(out, "shards")), "the shards are removed after the merge");
     });
@@ -82,6 +86,7 @@ describe("sharded encoding", () => {
     await mergeShards(out);
     assert.equal(Buffer.compare(files(single).emb, files(out).emb), 0);
     assert.equal(files(out).ids, files(single).ids);
+    assert.equal(files(out).artifact, files(single).artifact, "the corpus fingerprint of the stream equals the loaded corpus's");
     // a finished shard is not read a second time
     await encodeShardFromStream(retriever, toy.tokenizer, stream, join(tmp, "stream-again"), { index: 0, count: 1 }, { batchSize: 2, label: null });
     const before = passes;
@@ -146,6 +151,7 @@ describe("sharded encoding", () => {
     assert.equal(Buffer.compare(files(one).emb, files(two).emb), 0);
     assert.equal(files(two).ids, files(one).ids);
     assert.equal(files(two).meta, files(one).meta);
+    assert.equal(files(two).artifact, files(one).artifact);
   });
 
   it("a rerun of a finished shard keeps it and reports the count of finished shards", async () => {
