@@ -8,7 +8,9 @@ import type { CrossEncoder } from "../models/cross-encoder.ts";
 import type { DualEncoder } from "../models/dual-encoder.ts";
 import { rankerFingerprint, retrieverFingerprint } from "../models/fingerprint.ts";
 import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
-import { writeDirAtomic } from "../util/atomic.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { writeDirAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import {
   corpusFingerprint, readArtifact, settingsDiff, writeArtifact, ProvenanceError, type ArtifactKind, type MadeFrom,
 } from "../util/provenance.ts";
@@ -100,5 +102,36 @@ export function checkBm25Reuse(dir: string, docs: ReadonlyMap<string, { title?: 
   throw new ProvenanceError(
     `${dir} was built from other inputs than this run's (${changed.join("; ")}); it would be reused as is. ` +
       `Use another --out, or move ${dir} away to rebuild it`,
+  );
+}
+
+/** The record of a mined training file: `.<name>.provenance.json` beside it. */
+function minedRecordPath(file: string): string {
+  return join(dirname(file), `.${basename(file)}.provenance.json`);
+}
+
+function minedSettings(cfg: PipelineConfig): Record<string, unknown> {
+  const { dataDir, trainSplit, devQueries, seed, bm25, minedNegatives } = cfg;
+  return { dataDir, trainSplit, devQueries, seed, bm25, minedNegatives };
+}
+
+/** Records what a mined training file was made from (the corpus, the split and mining settings). */
+export function recordMined(file: string, cfg: PipelineConfig, docs: ReadonlyMap<string, { title?: string; text: string }>): void {
+  writeJsonAtomic(minedRecordPath(file), { corpus: corpusFingerprint(docs), settings: minedSettings(cfg) });
+}
+
+/** Before the pipeline reuses a mined training file: refuses one mined from another corpus or with other settings. */
+export function checkMinedReuse(file: string, cfg: PipelineConfig, docs: ReadonlyMap<string, { title?: string; text: string }>): void {
+  const recordFile = minedRecordPath(file);
+  if (!existsSync(recordFile)) return; // mined by an older md2pr, or written by hand: nothing recorded
+  const record = JSON.parse(readFileSync(recordFile, "utf8")) as { corpus?: string; settings?: unknown };
+  const changed: string[] = [];
+  const corpusNow = corpusFingerprint(docs);
+  if (record.corpus !== undefined && record.corpus !== corpusNow) changed.push(`corpus: ${record.corpus} -> ${corpusNow} (${cfg.dataDir})`);
+  if (record.settings !== undefined) changed.push(...settingsDiff(record.settings, minedSettings(cfg)));
+  if (changed.length === 0) return;
+  throw new ProvenanceError(
+    `${file} was mined with other inputs than this run's (${changed.join("; ")}); training on it would ignore them. ` +
+      `Use another --out, or move ${file} away to mine again`,
   );
 }

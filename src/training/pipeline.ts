@@ -18,7 +18,7 @@ import { loadBeir, type Qrels } from "../retrieval/readers.ts";
 import { TokenizedCorpus, type CorpusText } from "../retrieval/tokenized-corpus.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { fileLayer, layeredConfig, PipelineConfigSchema, type ConfigLayer } from "./config-schema.ts";
-import { checkBm25Reuse, checkReuse, saveRankerFolder, saveRetrieverFolder, stageSettings } from "./artifacts.ts";
+import { checkBm25Reuse, checkMinedReuse, checkReuse, recordMined, saveRankerFolder, saveRetrieverFolder, stageSettings } from "./artifacts.ts";
 import { corpusFingerprint } from "../util/provenance.ts";
 import { examplesFromQrels, readTrainingFile, writeTrainingFile, type TrainingExample } from "./data.ts";
 import { FUSION_FILE, readRecordedFusion, type Fusion } from "../retrieval/fusion.ts";
@@ -155,12 +155,16 @@ function randomConfig(cfg: PipelineConfig, tokenizer: WordPieceTokenizer): BertC
 
 /** BM25 hard negatives for the train queries (the positives excluded), written as a training file. */
 export async function mineTrainingExamples(cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, file = join(cfg.outputDir, "train-bm25.jsonl")): Promise<TrainingExample[]> {
-  if (existsSync(file)) return readTrainingFile(file, data.docs);
+  if (existsSync(file)) {
+    checkMinedReuse(file, cfg, data.docs);
+    return readTrainingFile(file, data.docs);
+  }
   const queries = queriesOf(data, data.train);
   const negatives = mineNegatives(bm25, queries, data.train, cfg.minedNegatives);
   const examples = examplesFromQrels(queries, data.train, negatives);
   mkdirSync(cfg.outputDir, { recursive: true });
   writeTrainingFile(file, examples);
+  recordMined(file, cfg, data.docs);
   return examples;
 }
 

@@ -114,6 +114,9 @@ describe("resume checks the settings", () => {
     const record = readArtifact(join(out, "ranker"))!;
     assert.equal(record.kind, "ranker");
     assert.equal((record.madeFrom.settings as { ranker: { steps: number } }).ranker.steps, 4);
+    // the mined negatives and the BM25 index of the run are not reused under other settings either
+    refused(await md2pr(["mine", "--data", data, "--out", out, ...tinyFlags(4, 2), "--mined-negatives", "2"]), "mine", /train-bm25\.jsonl was mined with other inputs than this run's \(minedNegatives: 3 -> 2\)/);
+    refused(await md2pr(["mine", "--data", data, "--out", out, ...tinyFlags(4, 2), "--k1", "1.2"]), "mine", /bm25 was built from other inputs than this run's \(bm25\.k1: 0\.9 -> 1\.2\)/);
     refused(await md2pr([...args, "--ranker-steps", "6"]), "train-ranker", /ranker was made with other inputs than this run's \(ranker\.steps: 4 -> 6; ranker\.warmupSteps: 0 -> 1\)/);
     // an interrupted run (no ranker folder yet, a checkpoint in work/ranker) resumed with another learning rate
     rmSync(join(out, "ranker"), { recursive: true });
