@@ -1,5 +1,6 @@
 /** `md2pr demo`: the whole MD2PR run on the shipped SciFact, with a results table (see src/cli/demo.ts). */
 import type { Command } from "commander";
+import { claimOutput } from "../../util/output.ts";
 import { runDemo } from "../demo.ts";
 import { action, newCommand, parseIntArg } from "../util.ts";
 
@@ -31,6 +32,7 @@ export function demoCommand(): Command {
     .option("--no-results-file", "do not write the table as JSON")
     .action(action("demo", async () => {
       const o = cmd.opts<DemoCommandOptions>();
+      claimOutput(o.out, { type: "dir", kind: "training-run", stamp: {} }); // one writer; never a folder of other files
       await runDemo({ fromScratch: Boolean(o.fromScratch), outputDir: o.out, configFile: o.config ?? null, seed: o.seed, resultsFile: o.resultsFile || null });
     }));
   return cmd;
