@@ -17,6 +17,7 @@
 import { createRequire } from "node:module";
 import type * as LanceDb from "@lancedb/lancedb";
 import type * as Arrow from "apache-arrow";
+import { exactTopK } from "./dense-exact.ts";
 import type { DenseIndexInfo } from "./dense-format.ts";
 import type { SearchHit } from "./metrics.ts";
 import type { CorpusText } from "./tokenized-corpus.ts";
@@ -71,6 +72,11 @@ export interface LanceSearchOptions {
   readonly refineFactor?: number;
   /** IVF-HNSW: the query-time candidate list size. */
   readonly ef?: number;
+  /**
+   * Re-score the candidates with md2pr's exact kernel, so that scores and the order of near-ties are those of
+   * DenseIndex (default true; false returns LanceDB's own float sums and order).
+   */
+  readonly rescore?: boolean;
 }
 
 export interface LanceOpenOptions {
@@ -257,13 +263,13 @@ export class LanceStore {
   async search(queries: Float32Array, numQueries: number, k: number, opts: LanceSearchOptions = {}): Promise<PassageHit[][]> {
     return this.each(queries, numQueries, async (vector) => {
       const rows = await this.query(vector, k, opts, ["id", "title", "text"]);
-      return rows.map((r) => ({ id: r.id, score: 1 - r._distance, title: r.title ?? "", text: r.text ?? "" }));
+      return rows.map((r) => ({ id: r.id, score: r.score, title: r.title ?? "", text: r.text ?? "" }));
     });
   }
 
   /** Top-k ids and scores only (no passage text read), e.g. for benchmarks. */
   async searchIds(queries: Float32Array, numQueries: number, k: number, opts: LanceSearchOptions = {}): Promise<SearchHit[][]> {
-    return this.each(queries, numQueries, async (vector) => (await this.query(vector, k, opts, ["id"])).map((r) => ({ id: r.id, score: 1 - r._distance })));
+    return this.each(queries, numQueries, async (vector) => (await this.query(vector, k, opts, ["id"])).map((r) => ({ id: r.id, score: r.score })));
   }
 
   /** Runs `fn` on each query row, a few queries in flight at a time (LanceDB works on them in parallel); results in order. */
@@ -280,9 +286,13 @@ export class LanceStore {
     return out;
   }
 
-  private async query(vector: Float32Array, k: number, opts: LanceSearchOptions, columns: string[]): Promise<LanceRow[]> {
+  private async query(vector: Float32Array, k: number, opts: LanceSearchOptions, columns: string[]): Promise<ScoredRow[]> {
     if (!Number.isInteger(k) || k <= 0) throw new Error(`LanceStore.search: k must be a positive integer, got ${k}`);
-    let q = this.table.vectorSearch(vector).column(VECTOR).distanceType("dot").limit(k).select([...columns, "_distance"]);
+    const rescore = opts.rescore ?? true;
+    // Re-scoring takes a few more candidates, so that passages LanceDB's float sums put just below the k-th make it.
+    const limit = rescore ? k + Math.max(10, Math.ceil(k / 10)) : k;
+    let q = this.table.vectorSearch(vector).column(VECTOR).distanceType("dot").limit(limit);
+    q = (rescore ? q.withRowId().select([...columns, VECTOR, "_distance"]) : q.select([...columns, "_distance"])) as typeof q;
     if (opts.exact) q = q.bypassVectorIndex();
     else {
       if (opts.nprobes !== undefined) q = q.nprobes(opts.nprobes);
@@ -290,8 +300,23 @@ export class LanceStore {
       if (opts.ef !== undefined) q = q.ef(opts.ef);
     }
     const rows = (await q.toArray()) as LanceRow[];
+    if (rescore) return this.rescored(vector, rows, k);
     // LanceDB orders by distance; ties are put in md2pr's order (score desc, id desc; see metrics.ts).
-    return rows.sort((a, b) => a._distance - b._distance || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    return rows
+      .sort((a, b) => a._distance - b._distance || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      .map((r) => ({ ...r, score: 1 - r._distance }));
+  }
+
+  /**
+   * The top k of `rows` by md2pr's exact kernel (the GEMM of dense-exact.ts), ties to the row written first, as
+   * DenseIndex orders them: LanceDB sums the same products in another order, which can swap near-ties.
+   */
+  private rescored(vector: Float32Array, rows: LanceRow[], k: number): ScoredRow[] {
+    rows.sort((a, b) => (a._rowid! < b._rowid! ? -1 : a._rowid! > b._rowid! ? 1 : 0));
+    const matrix = new Float32Array(rows.length * this.dim);
+    rows.forEach((r, i) => matrix.set(r.vector!.toArray(), i * this.dim));
+    const top = exactTopK(matrix, rows.length, this.dim, vector, 1, k);
+    return Array.from(top.indices, (i, j) => ({ ...rows[i]!, score: top.scores[j]! }));
   }
 
   /** The passages of `ids` (missing ids are absent from the map). */
@@ -316,8 +341,12 @@ interface LanceRow {
   id: string;
   title?: string;
   text?: string;
+  vector?: { toArray(): Float32Array };
+  _rowid?: bigint;
   _distance: number;
 }
+
+type ScoredRow = LanceRow & { score: number };
 
 function pickInfo(info: DenseIndexInfo): DenseIndexInfo {
   return { modelFingerprint: info.modelFingerprint, pooling: info.pooling, normalized: info.normalized };

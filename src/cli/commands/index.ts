@@ -41,7 +41,7 @@ export function indexCommand(): Command {
     "Builds an approximate-search index over the embeddings of a dense index written by `md2pr encode`. --backend " +
       "lance (default) writes a LanceDB table (id, vector, title, text; the encoder's fingerprint in its schema) to a " +
       "directory or any URI LanceDB accepts (s3://, gs://, az://), taking the passages' text from --corpus, and builds " +
-      "an IVF-PQ index there (--ann; none for an exhaustive scan); search it with `md2pr search --index DIR|URI`, and " +
+      "an IVF-FLAT index there (--ann: ivf-flat, ivf-pq, ivf-rq, ivf-hnsw-sq, or none for an exhaustive scan); search it with `md2pr search --index DIR|URI`, and " +
       "its results carry the passage text. --backend hnsw builds an in-memory hnswlib graph (hnsw.bin, hnsw.json, " +
       "ids.txt). Both keep the encoder's fingerprint, so searching with another model is refused.",
     "md2pr index --index runs/scifact/index --corpus data/scifact/corpus.jsonl --out runs/scifact/lance",
@@ -51,7 +51,7 @@ export function indexCommand(): Command {
     .requiredOption("--out <dir|uri>", "where to write: a directory, or (lance) a LanceDB URI")
     .addOption(new Option("--backend <name>", "lance (a LanceDB table with the passages) or hnsw (an hnswlib graph)").choices(["lance", "hnsw"]).default("lance"))
     .option("--corpus <file>", "lance: the corpus the index was encoded from (the passages' title and text)")
-    .addOption(new Option("--ann <kind>", "lance: the ANN index").choices(["ivf-flat", "ivf-pq", "ivf-rq", "ivf-hnsw-sq", "none"]).default("ivf-pq"))
+    .addOption(new Option("--ann <kind>", "lance: the ANN index").choices(["ivf-flat", "ivf-pq", "ivf-rq", "ivf-hnsw-sq", "none"]).default("ivf-flat"))
     .option("--partitions <n>", "lance: IVF partitions (default sqrt(passages))", parsePositiveIntArg)
     .option("--sub-vectors <n>", "lance, ivf-pq: PQ sub-vectors (default dim / 8)", parsePositiveIntArg)
     .option("--table <name>", "lance: the table name", "passages")
