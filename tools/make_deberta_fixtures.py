@@ -8,7 +8,8 @@ projections, c2p + p2c, layer-normed relative embeddings, 8 position buckets ove
 a 20-token sequence exercises both the log buckets and the span clamp) and test/fixtures/deberta-tiny-v2
 (absolute positions, token types, separate pos_key_proj, c2p only, no bucketing, gelu_new, 2 labels).
 Each directory: config.json, model.safetensors (HF names), inputs.json, outputs.safetensors (hidden states,
-attentions, pooled, logits, loss weights, loss, every parameter's gradient), fixture.json. Also
+attentions, pooled, logits, loss weights, loss, every parameter's gradient), fixture.json, and
+outputs-short.safetensors (a batch of length 5: inputs, logits and the gradients of sum(logits * weights)). Also
 test/fixtures/deberta-tiny/relative-positions.safetensors: HF's make_log_bucket_position of r = 0 .. T-1 (it is odd in r) for
 several (buckets, max_relative_positions, length), including DeBERTa-v3's (256, 512, 512).
 
@@ -203,8 +204,21 @@ def fixture(dirname, cfg, seed, lengths, T):
         ],
         "parameters": sorted(grads),
     })
+    max_grad = max(float(gr.abs().max()) for gr in grads.values())
+    # a short batch (T 5): only the middle rows of the relative table are reached, so the model may project just those
+    ids_s, mask_s, tt_s = make_inputs(g, [5, 3], 5, c.vocab_size, pair_rows={0})
+    if c.type_vocab_size == 0:
+        tt_s.zero_()
+    w_s = randn(g, 2, c.num_labels)
+    model.zero_grad()
+    _, _, _, logits_s = model(ids_s, mask_s, tt_s)
+    (logits_s * w_s).sum().backward()
+    short = {"input_ids": f32(ids_s.double()), "attention_mask": f32(mask_s.double()), "token_type_ids": f32(tt_s.double()),
+             "logits": f32(logits_s), "loss_weights.logits": f32(w_s)}
+    short.update({f"grad.{n}": f32(p.grad) for n, p in model.named_parameters()})
+    save_file(short, os.path.join(out_dir, "outputs-short.safetensors"), {"format": "pt"})
     print(f"OK {dirname}: loss {loss.item():.6f}, {len(grads)} parameters, "
-          f"max |grad| {max(float(gr.abs().max()) for gr in grads.values()):.3e}")
+          f"max |grad| {max_grad:.3e}")
     return model, ids, mask, tt
 
 

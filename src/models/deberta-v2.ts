@@ -11,8 +11,8 @@
  * pos_query_proj. Padded keys are masked; padded query rows attend to the real keys (as BERT's here; HF's
  * padded rows differ and are never used). Activations are 2-D [B*T, H] as in bert.ts.
  */
-import { add, attentionContext, attentionScores, dropout, gatherRows, linear, softmax, type SeedSource } from "../engine/index.ts";
-import { headScoresShared, relativeGather, scaleRows } from "../engine/ops/relative.ts";
+import { add, attentionContext, attentionScores, dropout, gatherRows, linear, sliceRows, softmax, type SeedSource } from "../engine/index.ts";
+import { addRelativeScores, headScoresShared, scaleRows } from "../engine/ops/relative.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { Embedding, LayerNorm, Linear, activate, type Activation } from "../nn/layers.ts";
@@ -60,10 +60,16 @@ export function relativePositions(seq: number, config: DebertaV2Config): Int32Ar
   return out;
 }
 
-/** The gather indices of the c2p and p2c terms for a length (see relativeGather). */
+/**
+ * The gather indices of the c2p and p2c terms for a length (see relativeGather), relative to `first`: only rows
+ * first .. first + rows - 1 of the 2S relative embeddings are used at this length (a short sequence reaches
+ * |delta| < T), so only those are projected and scored; the other rows get no gradient either way.
+ */
 interface RelativeIndex {
   c2p: Int32Array;
   p2c: Int32Array;
+  first: number;
+  rows: number;
 }
 
 function relativeIndex(seq: number, config: DebertaV2Config): RelativeIndex {
@@ -72,11 +78,19 @@ function relativeIndex(seq: number, config: DebertaV2Config): RelativeIndex {
   const clamp = (x: number): number => Math.min(Math.max(x, 0), 2 * span - 1);
   const c2p = new Int32Array(seq * seq);
   const p2c = new Int32Array(seq * seq);
+  let lo = Infinity;
+  let hi = -Infinity;
   for (let e = 0; e < delta.length; e++) {
     c2p[e] = clamp(delta[e]! + span);
     p2c[e] = clamp(-delta[e]! + span);
+    lo = Math.min(lo, c2p[e]!, p2c[e]!);
+    hi = Math.max(hi, c2p[e]!, p2c[e]!);
   }
-  return { c2p, p2c };
+  for (let e = 0; e < delta.length; e++) {
+    c2p[e] = c2p[e]! - lo;
+    p2c[e] = p2c[e]! - lo;
+  }
+  return { c2p, p2c, first: lo, rows: hi - lo + 1 };
 }
 
 class DebertaEmbeddings {
@@ -164,15 +178,11 @@ class DebertaLayer {
     let scores = attentionScores(q, k, batch, seq, heads);
     if (ctx.rel && ctx.index) {
       const rel = dropout(ctx.rel, c.hiddenDropoutProb, training, rng);
-      const shape = [batch, heads, seq, seq];
-      if (c.posAttType.includes("c2p")) {
-        const kr = (this.posKeyProj ?? this.keyProj).forward(rel);
-        scores = add(scores, relativeGather(headScoresShared(q, kr, batch, seq, heads), ctx.index.c2p, seq, false, shape));
-      }
-      if (c.posAttType.includes("p2c")) {
-        const qr = (this.posQueryProj ?? this.queryProj).forward(rel);
-        scores = add(scores, relativeGather(headScoresShared(k, qr, batch, seq, heads), ctx.index.p2c, seq, true, shape));
-      }
+      const c2p = c.posAttType.includes("c2p")
+        ? headScoresShared(q, (this.posKeyProj ?? this.keyProj).forward(rel), batch, seq, heads) : null;
+      const p2c = c.posAttType.includes("p2c")
+        ? headScoresShared(k, (this.posQueryProj ?? this.queryProj).forward(rel), batch, seq, heads) : null;
+      scores = addRelativeScores(scores, c2p, ctx.index.c2p, p2c, ctx.index.p2c, seq);
     }
     const scale = 1 / Math.sqrt(headDim * (1 + c.posAttType.length));
     const probs = softmax(scores, scale, ctx.additiveMask, heads * seq);
@@ -219,12 +229,15 @@ export class DebertaV2Model {
     const additiveMask = new Float32Array(input.attentionMask.length);
     for (let i = 0; i < additiveMask.length; i++) additiveMask[i] = input.attentionMask[i] === 0 ? MASK_VALUE : 0;
     let rel: Tensor | null = null;
-    if (this.relEmbeddings) {
-      rel = this.relEmbeddings.weight;
+    const index = this.relEmbeddings ? this.index(input.seq) : null;
+    if (this.relEmbeddings && index) {
+      // the rows this length uses (LayerNorm is per row, so normalising the slice equals slicing the normalised table)
+      const w = this.relEmbeddings.weight;
+      rel = index.first === 0 && index.rows === w.dim(0) ? w : sliceRows(w, index.first, index.first + index.rows);
       if (this.relLayerNorm) rel = this.relLayerNorm.forward(rel);
     }
     const ctx: LayerContext = {
-      batch: input.batch, seq: input.seq, additiveMask, rel, index: rel ? this.index(input.seq) : null, training, rng,
+      batch: input.batch, seq: input.seq, additiveMask, rel, index, training, rng,
     };
     let h = this.embeddings.forward(input, training, rng);
     const hiddenStates: Tensor[] = opts.outputHiddenStates ? [h] : [];

@@ -1,7 +1,7 @@
 /** Finite-difference gradients and direct-formula forwards of the relative-position attention ops (DeBERTa). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Rng, Tensor, headScoresShared, noGrad, relativeGather, scaleRows } from "../../src/engine/index.ts";
+import { Rng, Tensor, addRelativeScores, headScoresShared, noGrad, relativeGather, scaleRows } from "../../src/engine/index.ts";
 import { gradcheck, randomTensor } from "../helpers/gradcheck.ts";
 
 const rng = new Rng(99);
@@ -35,6 +35,17 @@ describe("relative-position ops", () => {
       gradcheck(`relativeGather transposed=${transposed}`, [full], ([f]) => relativeGather(f!, index, seq, transposed));
     }
     assert.throws(() => relativeGather(full, Int32Array.from(index, () => P), seq, false), /outside \[0, 6\)/);
+  });
+  it("addRelativeScores = scores + c2p gather + transposed p2c gather, with gradients to all three", () => {
+    const n = 2, seq = 3, P = 5;
+    const ci = Int32Array.from({ length: seq * seq }, (_, e) => (e * 3 + 2) % P);
+    const pi = Int32Array.from({ length: seq * seq }, (_, e) => (e * 2 + 1) % P);
+    const [s, c, p] = [r(n, seq, seq), r(n, seq, P), r(n, seq, P)];
+    const out = noGrad(() => addRelativeScores(s, c, ci, p, pi, seq));
+    const sum = noGrad(() => [s.data, relativeGather(c, ci, seq, false).data, relativeGather(p, pi, seq, true).data]);
+    for (let e = 0; e < out.size; e++) assert.ok(Math.abs(out.data[e]! - (sum[0]![e]! + sum[1]![e]! + sum[2]![e]!)) < 1e-6);
+    gradcheck("addRelativeScores", [s, c, p], ([a, b, d]) => addRelativeScores(a!, b!, ci, d!, pi, seq));
+    gradcheck("addRelativeScores c2p only", [s, c], ([a, b]) => addRelativeScores(a!, b!, ci, null, pi, seq));
   });
   it("scaleRows", () => {
     gradcheck("scaleRows", [r(3, 4)], ([x]) => scaleRows(x!, Float32Array.from([1, 0, 0.5])));

@@ -123,6 +123,38 @@ for (const name of ["deberta-tiny", "deberta-tiny-v2"]) {
   });
 }
 
+for (const name of ["deberta-tiny", "deberta-tiny-v2"]) {
+  describe(`DeBERTa-v2 on a short batch (${name}): only the reached relative rows are used`, () => {
+    it("logits within 1e-5 and gradients within 1e-4 of each tensor's largest, as the full table gives them", () => {
+      const { model } = loadFixture(name);
+      const short = readSafetensors(`${fixtureDir(name)}outputs-short.safetensors`).tensors;
+      const get = (k: string): Float32Array => short.get(k)!.data;
+      const [batch, seq] = short.get("input_ids")!.shape as [number, number];
+      const input: BertInput = {
+        inputIds: Int32Array.from(get("input_ids")), tokenTypeIds: Int32Array.from(get("token_type_ids")),
+        attentionMask: Float32Array.from(get("attention_mask")), batch, seq,
+      };
+      for (const p of model.params.values()) p.grad = null;
+      const out = model.forward(input);
+      assert.ok(maxAbsDiff(out.logits.data, get("logits")) <= 1e-5);
+      backward(sum(mul(out.logits, new Tensor(Float32Array.from(get("loss_weights.logits")), out.logits.shape))));
+      let globalMax = 0;
+      for (const pname of model.params.keys()) globalMax = Math.max(globalMax, maxAbs(get(`grad.${pname}`)));
+      for (const [pname, p] of model.params) {
+        const ref = get(`grad.${pname}`);
+        const own = maxAbs(ref);
+        const scale = own < 1e-6 * globalMax ? 1e-2 * globalMax : own;
+        const rel = maxAbsDiff(p.grad ?? new Float32Array(p.size), ref) / scale;
+        assert.ok(rel <= 1e-4, `grad.${pname}: ${rel}`);
+      }
+      // the rows a length-5 sequence cannot reach have no gradient, in PyTorch too
+      const relGrad = get("grad.deberta.encoder.rel_embeddings.weight");
+      const hidden = model.config.hiddenSize;
+      assert.equal(maxAbs(relGrad.subarray(0, hidden)), 0);
+    });
+  });
+}
+
 describe("DeBERTa log buckets", () => {
   it("equal HF's make_log_bucket_position on every stored table (including v3's 256 buckets over 512)", () => {
     const tables = readSafetensors(`${fixtureDir("deberta-tiny")}relative-positions.safetensors`).tensors;

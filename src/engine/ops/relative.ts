@@ -3,7 +3,7 @@
  * a table of position embeddings shared by the whole batch, the gather of those scores along the relative
  * position axis (content-to-position and position-to-content), and a per-row scaling (masking of rows).
  */
-import { gradBuffer, gradTarget, record } from "../autograd.ts";
+import { addGrad, gradBuffer, gradTarget, record } from "../autograd.ts";
 import { kernels } from "../kernels/index.ts";
 import { Tensor } from "../tensor.ts";
 
@@ -111,5 +111,62 @@ export function scaleRows(x: Tensor, w: Float32Array): Tensor {
       const o = r * cols;
       if (s !== 0) for (let c = 0; c < cols; c++) d[o + c] = d[o + c]! + g[o + c]! * s;
     }
+  });
+}
+
+/**
+ * DeBERTa's attention logits before scaling: scores [N, T, T] plus the content-to-position and position-to-content
+ * terms gathered from c2p [N, T, P] and p2c [N, T, P] (either may be null):
+ *   out[n, i, j] = scores[n, i, j] + c2p[n, i, c2pIndex[i, j]] + p2c[n, j, p2cIndex[j, i]]
+ * One pass and one output, instead of two relativeGather results and two adds; gradients: scores gets g,
+ * c2p / p2c get g scattered back.
+ */
+export function addRelativeScores(
+  scores: Tensor, c2p: Tensor | null, c2pIndex: Int32Array, p2c: Tensor | null, p2cIndex: Int32Array, seq: number,
+): Tensor {
+  const block = seq * seq;
+  const n = scores.size / block;
+  if (!Number.isInteger(n)) throw new Error(`addRelativeScores: scores${scores.label()} are not blocks of ${seq} x ${seq}`);
+  const P = (c2p ?? p2c)?.dim(-1) ?? 1;
+  for (const [t, idx, what] of [[c2p, c2pIndex, "c2p"], [p2c, p2cIndex, "p2c"]] as const) {
+    if (!t) continue;
+    if (t.size !== n * seq * P || t.dim(-1) !== P) throw new Error(`addRelativeScores: ${what}${t.label()} does not match ${n} x ${seq} x ${P}`);
+    if (idx.length !== block) throw new Error(`addRelativeScores: ${what} index of ${idx.length} values for seq ${seq}`);
+    for (let e = 0; e < block; e++) if (idx[e]! < 0 || idx[e]! >= P) throw new Error(`addRelativeScores: ${what} index ${idx[e]} at ${e} outside [0, ${P})`);
+  }
+  // p2c read transposed: element (i, j) comes from row j; precompute the flat source offsets within one block
+  const c2pSrc = new Int32Array(block);
+  const p2cSrc = new Int32Array(block);
+  for (let i = 0; i < seq; i++) {
+    for (let j = 0; j < seq; j++) {
+      c2pSrc[i * seq + j] = i * P + c2pIndex[i * seq + j]!;
+      p2cSrc[i * seq + j] = j * P + p2cIndex[j * seq + i]!;
+    }
+  }
+  const out = Tensor.empty(scores.shape);
+  const o = out.data;
+  o.set(scores.data);
+  const fblock = seq * P;
+  const gatherAdd = (full: Float32Array, src: Int32Array): void => {
+    for (let m = 0; m < n; m++) {
+      const ob = m * block;
+      const fb = m * fblock;
+      for (let e = 0; e < block; e++) o[ob + e] = o[ob + e]! + full[fb + src[e]!]!;
+    }
+  };
+  if (c2p) gatherAdd(c2p.data, c2pSrc);
+  if (p2c) gatherAdd(p2c.data, p2cSrc);
+  return record(out, [scores, c2p, p2c], (g) => {
+    addGrad(scores, g);
+    const scatter = (t: Tensor, src: Int32Array): void => {
+      const d = gradBuffer(t);
+      for (let m = 0; m < n; m++) {
+        const ob = m * block;
+        const fb = m * fblock;
+        for (let e = 0; e < block; e++) d[fb + src[e]!] = d[fb + src[e]!]! + g[ob + e]!;
+      }
+    };
+    if (c2p?.requiresGrad) scatter(c2p, c2pSrc);
+    if (p2c?.requiresGrad) scatter(p2c, p2cSrc);
   });
 }
