@@ -54,6 +54,13 @@ export function parsePositiveIntArg(value: string): number {
   return n;
 }
 
+/** A length in word pieces: an integer >= 2 ([CLS] and [SEP] at least). */
+export function parseLengthArg(value: string): number {
+  const n = parseIntArg(value);
+  if (n < 2) throw new InvalidArgumentError(`expected a length of at least 2 word pieces, got '${value}'`);
+  return n;
+}
+
 export function parseFloatArg(value: string): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${value}'`);

@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import { cleanStaleTemps, isTempName } from "./atomic.ts";
 import { acquireOutputLock, type OutputLock } from "./lock.ts";
-import { artifactKindOf, readArtifact, writeArtifact, type ArtifactKind, type MadeFrom } from "./provenance.ts";
+import { ARTIFACT_FILE, artifactKindOf, readArtifact, writeArtifact, type ArtifactKind, type MadeFrom } from "./provenance.ts";
 
 /** An output that may not be written as asked; the message says why and what to do. */
 export class OutputRefusedError extends Error {
@@ -89,8 +89,11 @@ export function claimOutput(target: string, claim: ClaimDir | ClaimFile, options
     }
     if (claim.type === "dir" && fs.existsSync(target)) cleanStaleTemps(target, 3);
     if (claim.type === "dir" && claim.stamp && readArtifact(target)?.kind !== claim.kind) {
+      const created = !fs.existsSync(target);
       fs.mkdirSync(target, { recursive: true });
       writeArtifact(target, claim.kind, claim.stamp);
+      // A run that fails before writing anything does not leave a folder behind that it created.
+      if (created) process.once("exit", (code) => removeIfOnlyRecord(target, code));
     }
     return lock;
   } catch (err) {
@@ -112,4 +115,12 @@ export function looksLikeTrecRun(file: string): boolean {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function removeIfOnlyRecord(dir: string, code: number): void {
+  if (code === 0) return;
+  try {
+    const names = fs.readdirSync(dir);
+    if (names.length === 1 && names[0] === ARTIFACT_FILE) fs.rmSync(dir, { recursive: true, force: true });
+  } catch { /* gone already */ }
 }

@@ -45,6 +45,7 @@ export function bm25Command(): Command {
         }
       }
       const index = await Bm25Index.build(fingerprinted(), { params: { k1: o.k1, b: o.b, luceneNorms: o.luceneNorms } });
+      if (index.numDocs === 0) throw new CliError(`${o.corpus}: the corpus is empty`);
       await index.save(o.out, { corpus: corpus.digest() });
       log(`bm25: indexed ${index.numDocs} documents, ${index.numTerms} terms in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       process.stdout.write(`${o.out}\n`);

@@ -11,7 +11,7 @@ import { claimOutput, looksLikeTrecRun } from "../../util/output.ts";
 import { checkArtifactSet, corpusFingerprint } from "../../util/provenance.ts";
 import { loadCorpusFile, loadQueriesFile } from "../io.ts";
 import { loadRanker } from "../models.ts";
-import { action, CliError, log, newCommand, parsePositiveIntArg, requireDir, requireFile } from "../util.ts";
+import { action, CliError, log, newCommand, parseLengthArg, parsePositiveIntArg, requireDir, requireFile } from "../util.ts";
 
 interface RerankOptions {
   ranker: string;
@@ -51,9 +51,9 @@ export function rerankCommand(): Command {
     .option("--overwrite", "replace an --out file that is not a TREC run (default: refuse)")
     .option("--batch-size <n>", "pairs per forward pass", parsePositiveIntArg, 64)
     .option("--bm25 <dir>", "BM25 index for the ranker's lexical prior (default: built from --corpus when needed)")
-    .option("--max-query-length <n>", "word pieces of the query", parsePositiveIntArg, lengths.maxQueryLength)
-    .option("--max-passage-length <n>", "word pieces of the passage", parsePositiveIntArg, lengths.maxPassageLength)
-    .option("--max-pair-length <n>", "word pieces of the pair", parsePositiveIntArg, lengths.maxPairLength)
+    .option("--max-query-length <n>", "word pieces of the query", parseLengthArg, lengths.maxQueryLength)
+    .option("--max-passage-length <n>", "word pieces of the passage", parseLengthArg, lengths.maxPassageLength)
+    .option("--max-pair-length <n>", "word pieces of the pair", parseLengthArg, lengths.maxPairLength)
     .action(action("rerank", async () => {
       const o = cmd.opts<RerankOptions>();
       claimOutput(o.out, { type: "file", recognize: looksLikeTrecRun, what: "TREC run" }, { overwrite: o.overwrite });
