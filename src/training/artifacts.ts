@@ -81,6 +81,9 @@ export function checkReuse(dir: string, cfg: PipelineConfig, stage: string, corp
     changed.push(`corpus: ${record.madeFrom.corpus} -> ${corpusNow} (${cfg.dataDir})`);
   }
   if (record.madeFrom.settings !== undefined) changed.push(...settingsDiff(record.madeFrom.settings, stageSettings(cfg, stage)));
+  const baseThen = record.madeFrom.inputs?.base;
+  const baseNow = cfg.base ? readArtifact(cfg.base)?.fingerprint : undefined;
+  if (baseThen !== undefined && baseNow !== undefined && baseThen !== baseNow) changed.push(`base model ${cfg.base}: ${baseThen} -> ${baseNow}`);
   if (changed.length === 0) return;
   const list = changed.slice(0, 8).join("; ") + (changed.length > 8 ? `; and ${changed.length - 8} more` : "");
   throw new ProvenanceError(

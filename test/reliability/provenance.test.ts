@@ -12,7 +12,7 @@ import { Tensor } from "../../src/engine/tensor.ts";
 import { mse } from "../../src/engine/ops/loss.ts";
 import { runTrainingLoop, type TrainableStage } from "../../src/training/loop.ts";
 import { readArtifact } from "../../src/util/provenance.ts";
-import { md2pr, ok, refused, tinyFlags, toyBeir, toyRankerFolder, toyRetrieverFolder } from "./helpers.ts";
+import { md2pr, ok, refused, tinyFlags, toyBeir, toyRankerFolder, toyRetrieverFolder, vocabFile } from "./helpers.ts";
 
 let tmp = "";
 let data = "";
@@ -126,3 +126,24 @@ describe("resume checks the settings", () => {
     assert.match(forced.stderr, /--force-resume: continuing .* under changed settings \(loop\.learningRate: 0\.001 -> 0\.5;/);
   });
 });
+
+describe("a stage folder knows its base model", () => {
+  it("after the base is pretrained again, train-ranker refuses to reuse the ranker made from the old base", async () => {
+    const base = join(tmp, "base");
+    const pretrain = (seed: string, ...more: string[]): string[] => ["pretrain", "--data", data, "--out", base, "--vocab", vocabFile, "--hidden", "16", "--layers", "1",
+      "--heads", "2", "--intermediate", "32", "--steps", "2", "--batch-size", "4", "--max-length", "16", "--warmup-steps", "1", "--seed", seed, ...more];
+    ok(await md2pr(pretrain("1")), "pretrain");
+    const before = readArtifact(base)!;
+    assert.equal(before.kind, "base-model");
+    const out = join(tmp, "run-base");
+    const args = ["train-ranker", "--data", data, "--out", out, ...tinyFlags(2, 0), "--base", base]; // the last --base wins
+    ok(await md2pr(args), "train-ranker from the base");
+    assert.equal(readArtifact(join(out, "ranker"))!.madeFrom.inputs!.base, before.fingerprint);
+    // the same base pretrained again under another seed: resuming its checkpoint is refused, --no-resume retrains it
+    refused(await md2pr(pretrain("2")), "pretrain", /loop\.seed: 1 -> 2/);
+    ok(await md2pr(pretrain("2", "--no-resume")), "pretrain again");
+    assert.notEqual(readArtifact(base)!.fingerprint, before.fingerprint);
+    refused(await md2pr(args), "train-ranker", /ranker was made with other inputs than this run's \(base model .*base: sha256:[0-9a-f]+ -> sha256:[0-9a-f]+\)/);
+  });
+});
+
