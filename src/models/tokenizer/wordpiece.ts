@@ -28,6 +28,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../../util/atomic.ts";
 import { ASCII_CLASS, C_DROP, C_NORMAL, C_SPACE, RE_MN, RE_MN_TEST, RE_NON_ASCII, classOf, countCodePoints, escapeRegExp } from "./char-classes.ts";
+import { stripBom } from "../../util/config-file.ts";
 import {
   assemblePair, assembleSingle, padEncodings, truncatePair,
   type BatchEncoding, type BatchOptions, type EncodeOptions, type EncodePairOptions, type Encoding, type PairBatchOptions,
@@ -155,7 +156,7 @@ export class WordPieceTokenizer {
   static fromVocabFile(file: string, options: WordPieceOptions = {}): WordPieceTokenizer {
     let text: string;
     try {
-      text = fs.readFileSync(file, "utf8");
+      text = stripBom(fs.readFileSync(file, "utf8"));
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       throw new Error(`WordPieceTokenizer: cannot read vocabulary ${file}: ${msg}`, { cause: err });
@@ -181,7 +182,7 @@ export class WordPieceTokenizer {
     const fail = (what: string): never => { throw new Error(`WordPieceTokenizer: ${file}: ${what}`); };
     let json: unknown;
     try {
-      json = JSON.parse(fs.readFileSync(file, "utf8"));
+      json = JSON.parse(stripBom(fs.readFileSync(file, "utf8")));
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       throw new Error(`WordPieceTokenizer: ${file}: cannot read tokenizer.json (${msg})`, { cause: err });
@@ -274,7 +275,7 @@ export class WordPieceTokenizer {
     if (fs.existsSync(cfgPath)) {
       let cfg: Record<string, unknown> | undefined;
       try {
-        cfg = asRecord(JSON.parse(fs.readFileSync(cfgPath, "utf8")));
+        cfg = asRecord(JSON.parse(stripBom(fs.readFileSync(cfgPath, "utf8"))));
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         throw new Error(`WordPieceTokenizer: ${cfgPath}: invalid JSON (${msg})`, { cause: err });
