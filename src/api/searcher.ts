@@ -15,6 +15,8 @@ import type { LexicalScorer } from "../training/ranker-stage.ts";
 import { Ranker } from "./ranker.ts";
 import { Retriever } from "./retriever.ts";
 import { openIndex, type DenseSearchOptions, type VectorIndex } from "./vector-index.ts";
+import { notARanker } from "../models/fingerprint.ts";
+import { checkArtifactSet } from "../util/provenance.ts";
 
 export type SearchMode = "dense" | "bm25" | "hybrid";
 
@@ -86,6 +88,11 @@ export class Searcher {
 
   /** Loads what `sources` names and checks that it fits together (the index was built by this retriever, ...). */
   static async open(sources: SearcherSources): Promise<Searcher> {
+    // Folders given by path must belong together (their md2pr-artifact.json records; util/provenance.ts).
+    const dir = (s: unknown): string | undefined => (typeof s === "string" ? s : undefined);
+    checkArtifactSet({ retriever: dir(sources.retriever), index: dir(sources.index), bm25: dir(sources.bm25) });
+    const notRanker = typeof sources.ranker === "string" ? notARanker(sources.ranker) : null;
+    if (notRanker) throw new Error(`Searcher: ${notRanker}`);
     const retriever = typeof sources.retriever === "string" ? Retriever.load(sources.retriever) : sources.retriever ?? null;
     if (sources.index !== undefined && !retriever) throw new Error("Searcher: a dense index needs the retriever that encodes the queries");
     if (retriever && sources.index === undefined) throw new Error("Searcher: a retriever needs a dense index to search");
