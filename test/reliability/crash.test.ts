@@ -5,7 +5,7 @@
  * same bytes as an uninterrupted run, every folder loads, and no temporary file, folder or lock is left.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -109,5 +109,34 @@ describe("kill -9 during encode and index, then rerun", () => {
     assert.deepEqual(treeHashes(join(tmp, "hnsw-1")), treeHashes(join(tmp, "hnsw-ref")));
     const queries = join(data, "queries.jsonl");
     ok(await md2pr(["search", "--model", model, "--index", join(tmp, "hnsw-1"), "--queries", queries, "--out", join(tmp, "hnsw.trec")]), "search the rebuilt graph");
+  });
+});
+
+describe("kill -9 during the whole train pipeline, then rerun", () => {
+  it("killed inside the warm-up folder, before the retriever folder's rename, or mid retriever checkpoint: the same models, runs and scores", async () => {
+    const args = (out: string): string[] => ["train", "--data", data, "--out", out, ...tinyFlags(4, 2)];
+    const crashes: [string, string][] = [
+      ["while writing the warm-up retriever's md2pr.json", "kill:file:before-rename@md2pr.json"],
+      ["with the retriever folder filled, not renamed", "kill:dir:before-swap@retriever"],
+      ["between the renames of the retriever's step-4 checkpoint (the 2nd swap of a checkpoint in the run)", "kill:dir:between-renames@checkpoint:2"],
+    ];
+    const reference = join(tmp, "train-ref");
+    const first = await Promise.all([md2pr(args(reference)), ...crashes.map(([, fault], i) => md2pr(args(join(tmp, `train-${i}`)), { MD2PR_TEST_FAULT: fault }))]);
+    ok(first[0]!, "the uninterrupted train");
+    crashes.forEach(([what], i) => assert.equal(first[i + 1]!.signal, "SIGKILL", `killed ${what}: ${first[i + 1]!.stderr}`));
+    const reruns = await Promise.all(crashes.map((_c, i) => md2pr(args(join(tmp, `train-${i}`)))));
+    // results.json names the run files by path; everything else must be byte for byte the same
+    const files = (out: string): Map<string, string> => treeHashes(out, (rel) => rel.startsWith("work") || rel === "results.json");
+    const scores = (out: string): unknown => (JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { system: string; ndcg10: number; recall100: number }[])
+      .map((r) => [r.system, r.ndcg10, r.recall100]);
+    const expected = files(reference);
+    assert.ok(expected.has("retriever/model.safetensors") && expected.has("retriever-warmup/vocab.txt") && expected.has("runs/retriever.trec"));
+    crashes.forEach(([what], i) => {
+      const out = join(tmp, `train-${i}`);
+      ok(reruns[i]!, `rerun after a kill ${what}`);
+      assert.deepEqual(files(out), expected, `${what}: the same files and bytes`);
+      assert.deepEqual(scores(out), scores(reference), `${what}: the same scores`);
+      assert.deepEqual(tempLeftovers(out), []);
+    });
   });
 });
