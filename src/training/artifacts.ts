@@ -9,7 +9,7 @@ import type { DualEncoder } from "../models/dual-encoder.ts";
 import { rankerFingerprint, retrieverFingerprint } from "../models/fingerprint.ts";
 import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
 import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { writeDirAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import {
   corpusFingerprint, readArtifact, settingsDiff, writeArtifact, ProvenanceError, type ArtifactKind, type MadeFrom,
@@ -27,6 +27,8 @@ const COMMON: readonly (keyof PipelineConfig)[] = [
  */
 export function stageSettings(cfg: PipelineConfig, stage: string): Record<string, unknown> {
   const common: Record<string, unknown> = Object.fromEntries(COMMON.map((k) => [k, cfg[k]]));
+  // paths as absolute paths, so `data/x` and `./data/x` are one setting
+  for (const k of ["dataDir", "base", "vocabFile"] as const) if (typeof cfg[k] === "string") common[k] = resolve(cfg[k]);
   if (stage === "ranker") return { ...common, ranker: cfg.ranker };
   const encoder = { shared: cfg.retriever.shared, pooling: cfg.retriever.pooling, similarity: cfg.retriever.similarity };
   if (stage === "warm-up" || stage.endsWith("-warmup")) return { ...common, warmup: cfg.warmup, retriever: encoder };
@@ -115,7 +117,7 @@ function minedRecordPath(file: string): string {
 
 function minedSettings(cfg: PipelineConfig): Record<string, unknown> {
   const { dataDir, trainSplit, devQueries, seed, bm25, minedNegatives } = cfg;
-  return { dataDir, trainSplit, devQueries, seed, bm25, minedNegatives };
+  return { dataDir: resolve(dataDir), trainSplit, devQueries, seed, bm25, minedNegatives };
 }
 
 /** Records what a mined training file was made from (the corpus, the split and mining settings). */
