@@ -4,6 +4,7 @@
  */
 import { DEFAULT_PIPELINE, readPipelineConfig, type PipelineConfig } from "../training/pipeline.ts";
 import { runPipeline, type PipelineOutcome, type Stage } from "../training/run-pipeline.ts";
+import { claimOutput } from "../util/output.ts";
 
 /** A partial config: any subset of {@link PipelineConfig}, nested objects merged over the defaults. */
 export type TrainConfig = DeepPartial<PipelineConfig>;
@@ -28,5 +29,12 @@ export function resolveTrainConfig(config: TrainConfig | string = {}): PipelineC
  * Resolves with what it made: the ranker and retriever directories, dev metrics and the test-split table.
  */
 export async function train(config: TrainConfig | string = {}, options: TrainOptions = {}): Promise<PipelineOutcome> {
-  return runPipeline(resolveTrainConfig(config), options.stage ?? "all", { log: options.log });
+  const cfg = resolveTrainConfig(config);
+  // As `md2pr train --out`: one writer per run folder, never a folder of files md2pr did not write (util/output.ts).
+  const lock = claimOutput(cfg.outputDir, { type: "dir", kind: "training-run", stamp: {} });
+  try {
+    return await runPipeline(cfg, options.stage ?? "all", { log: options.log });
+  } finally {
+    lock.release();
+  }
 }
