@@ -5,9 +5,10 @@
  * sequence). The result is an HF BertForMaskedLM directory that the ranker and the retriever start from.
  */
 import { basename, dirname, join } from "node:path";
-import { crossEntropy } from "../engine/index.ts";
+import { crossEntropy, type Tensor } from "../engine/index.ts";
 import type { Rng } from "../engine/rng.ts";
 import { singleBatch } from "../models/batching.ts";
+import type { BertInput } from "../models/bert.ts";
 import { BertForMaskedLM } from "../models/bert-mlm.ts";
 import { bertConfigToJson, makeBertConfig } from "../models/config.ts";
 import { WordPieceTokenizer, restrictVocabulary } from "../models/tokenizer.ts";
@@ -31,11 +32,17 @@ export interface MlmOptions {
   vocabSize: number;
 }
 
+/** A masked LM (BertForMaskedLM, or DebertaV2ForMaskedLM for a DeBERTa cold start). */
+export interface MaskedLanguageModel {
+  readonly params: Map<string, Tensor>;
+  forward(input: BertInput, positions: Int32Array, opts?: { training?: boolean; rng?: Rng }): Tensor;
+}
+
 export class MlmStage implements TrainableStage {
   readonly params;
   private readonly sampler: EpochSampler;
 
-  constructor(readonly model: BertForMaskedLM, readonly sequences: readonly (readonly number[])[], readonly options: MlmOptions) {
+  constructor(readonly model: MaskedLanguageModel, readonly sequences: readonly (readonly number[])[], readonly options: MlmOptions) {
     this.params = model.params;
     this.sampler = new EpochSampler(sequences.length, options.seed);
   }
