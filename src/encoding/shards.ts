@@ -136,11 +136,28 @@ export async function encodeShardFromStream(
   model: DualEncoder, tokenizer: WordPieceTokenizer, stream: CorpusStream, out: string, spec: ShardSpec, options: EncodeCorpusOptions = {},
 ): Promise<ShardResult> {
   const maxPieces = 512; // TokenizedCorpus's default cut, which encodeIds applies to the pieces it encodes
-  const cut = Math.min(maxPieces, model.settings.maxPassageLength);
+  const { order, corpusFingerprint: corpusFp } = await streamOrder(stream, tokenizer, Math.min(maxPieces, model.settings.maxPassageLength));
+  const { start, end } = shardRange(order.length, options.batchSize ?? 64, spec);
+  const mine = new Set(order.slice(start, end));
+  const docs = new Map<string, CorpusText>();
+  if (!EmbeddingWriter.isComplete(shardDir(out, spec))) {
+    for await (const doc of stream()) if (mine.has(doc.id)) docs.set(doc.id, { title: doc.title, text: doc.text });
+  }
+  const corpus = new TokenizedCorpus(docs, tokenizer, maxPieces);
+  const madeFrom = { model: retrieverFingerprint(model, tokenizer), corpus: corpusFp };
+  return encodeShardOfOrder(model, corpus, order, madeFrom, out, spec, { ...options, cachePieces: false });
+}
+
+/**
+ * The first pass: every passage's word-piece count (cut at `cut`) for the encoding order of `encodingOrder`
+ * (length, then id), and the corpus fingerprint in the stream's order (as `corpusFingerprint` of the loaded
+ * corpus); no text is kept. Duplicate ids and an empty corpus are errors.
+ */
+async function streamOrder(stream: CorpusStream, tokenizer: WordPieceTokenizer, cut: number): Promise<{ order: string[]; corpusFingerprint: string }> {
   const ids: string[] = [];
   const lengths: number[] = [];
   const seen = new Set<string>();
-  const fingerprint = new CorpusFingerprinter(); // in the file's order, as corpusFingerprint of the loaded corpus
+  const fingerprint = new CorpusFingerprinter();
   for await (const doc of stream()) {
     if (seen.has(doc.id)) throw new Error(`duplicate document id "${doc.id}"`);
     seen.add(doc.id);
@@ -148,21 +165,11 @@ export async function encodeShardFromStream(
     ids.push(doc.id);
     lengths.push(Math.min(tokenizer.tokenizeToIds(passageText(doc)).length, cut));
   }
-  seen.clear();
   if (ids.length === 0) throw new Error("the corpus is empty");
+  seen.clear();
   const rows = ids.map((_, i) => i);
   rows.sort((a, b) => lengths[a]! - lengths[b]! || (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
-  const order = rows.map((i) => ids[i]!);
-  const batchSize = options.batchSize ?? 64;
-  const { start, end } = shardRange(order.length, batchSize, spec);
-  const mine = new Set(order.slice(start, end));
-  const docs = new Map<string, CorpusText>();
-  if (!EmbeddingWriter.isComplete(shardDir(out, spec))) {
-    for await (const doc of stream()) if (mine.has(doc.id)) docs.set(doc.id, { title: doc.title, text: doc.text });
-  }
-  const corpus = new TokenizedCorpus(docs, tokenizer, maxPieces);
-  const madeFrom = { model: retrieverFingerprint(model, tokenizer), corpus: fingerprint.digest() };
-  return encodeShardOfOrder(model, corpus, order, madeFrom, out, spec, { ...options, cachePieces: false });
+  return { order: rows.map((i) => ids[i]!), corpusFingerprint: fingerprint.digest() };
 }
 
 /** Encodes rows [start, end) of shard `spec` of `order`; `corpus` needs only those passages. */

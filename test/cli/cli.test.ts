@@ -123,7 +123,8 @@ describe("md2pr CLI", { concurrency: true }, () => {
   });
 
   describe("md2pr eval", () => {
-    // q1 rels d1 (1), d3 (2); q2 rel d5; q3 only a non-relevant judgement (skipped); q4 rel d7, absent from the run.
+    // q1 rels d1 (1), d3 (2); q2 rel d5; q3 only a non-relevant judgement; q4 rel d7. q3 and q4 are absent from the
+    // run: trec_eval's default averages over q1, q2 (the queries in both); -c over q1..q4, q3 and q4 scoring 0.
     const beirQrels = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td3\t2\nq2\td5\t1\nq3\td9\t0\nq4\td7\t1\n";
     const trecQrels = "q1 0 d1 1\nq1 0 d3 2\nq2 0 d5 1\nq3 0 d9 0\nq4 0 d7 1\n";
     // q1 ranks d1, d2, d3; q2: d6 first, then d5 before d4 (equal scores: docid descending, as trec_eval); q5 is unjudged.
@@ -133,13 +134,15 @@ describe("md2pr CLI", { concurrency: true }, () => {
       "q5 Q0 d1 1 1.0 t",
     ].join("\n") + "\n";
     const log2 = Math.log2;
-    const expected: Record<string, number> = {
-      "ndcg@10": (2 / (2 + 1 / log2(3)) + 1 / log2(3) + 0) / 3,
-      "mrr@10": (1 + 0.5 + 0) / 3,
-      "recall@100": (1 + 1 + 0) / 3,
-      map: ((1 + 2 / 3) / 2 + 0.5 + 0) / 3,
-      "p@2": (0.5 + 0.5 + 0) / 3,
+    const sums: Record<string, number> = {
+      "ndcg@10": 2 / (2 + 1 / log2(3)) + 1 / log2(3),
+      "mrr@10": 1 + 0.5,
+      "recall@100": 1 + 1,
+      map: (1 + 2 / 3) / 2 + 0.5,
+      "p@2": 0.5 + 0.5,
     };
+    const expected = Object.fromEntries(Object.entries(sums).map(([m, v]) => [m, v / 2]));
+    const expectedComplete = Object.fromEntries(Object.entries(sums).map(([m, v]) => [m, v / 4]));
 
     it("computes the hand-made numbers from BEIR and TREC qrels alike, as JSON and as a table", async () => {
       const dir = join(tmp, "eval");
@@ -148,22 +151,23 @@ describe("md2pr CLI", { concurrency: true }, () => {
       writeFileSync(join(dir, "qrels.txt"), trecQrels);
       writeFileSync(join(dir, "run.trec"), run);
       const metrics = Object.keys(expected).join(",");
-      const [beir, trec, table] = await Promise.all([
+      const [beir, trec, table, complete] = await Promise.all([
         md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv"), "--metrics", metrics, "--json"]),
         md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.txt"), "--metrics", metrics, "--json"]),
         md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.tsv")]),
+        md2pr(["eval", "--run", join(dir, "run.trec"), "--qrels", join(dir, "qrels.txt"), "--metrics", metrics, "--json", "-c"]),
       ]);
-      for (const r of [beir, trec]) {
+      for (const [r, queries, want] of [[beir, 2, expected], [trec, 2, expected], [complete, 4, expectedComplete]] as const) {
         ok(r, "eval --json");
         const out = JSON.parse(r.stdout) as { queries: number; missingQueries: number; metrics: Record<string, number> };
-        assert.equal(out.queries, 3);
-        assert.equal(out.missingQueries, 1);
-        for (const [m, v] of Object.entries(expected)) assert.ok(Math.abs(out.metrics[m]! - v) < 1e-12, `${m}: ${out.metrics[m]} vs ${v}`);
+        assert.equal(out.queries, queries);
+        assert.equal(out.missingQueries, 2);
+        for (const [m, v] of Object.entries(want)) assert.ok(Math.abs(out.metrics[m]! - v) < 1e-12, `${m}: ${out.metrics[m]} vs ${v}`);
       }
       ok(table, "eval");
-      assert.match(table.stdout, /^mrr@10\s+0\.5000$/m);
+      assert.match(table.stdout, /^mrr@10\s+0\.7500$/m);
       assert.match(table.stdout, new RegExp(`^map\\s+${expected.map!.toFixed(4)}$`, "m"));
-      assert.match(table.stdout, /3 queries evaluated \(1 absent from the run\)/);
+      assert.match(table.stdout, /2 queries evaluated at relevance level 1; 2 qrels queries absent from the run were skipped/);
     });
 
     it("fails with the file (and line) of a bad input", async () => {
