@@ -78,16 +78,14 @@ export function acquireOutputLock(target: string): OutputLock {
   let tookOver: LockOwner | null = null;
   for (let attempt = 0; attempt < 3; attempt++) {
     if (tryCreate(file, me)) {
-      const lock: OutputLock = {
-        file,
-        tookOver,
-        release: () => {
-          held.delete(file);
-          if (readOwner(file)?.pid === process.pid) fs.rmSync(file, { force: true });
-        },
+      const release = (): void => {
+        process.off("exit", release);
+        held.delete(file);
+        if (readOwner(file)?.pid === process.pid) fs.rmSync(file, { force: true });
       };
+      const lock: OutputLock = { file, tookOver, release };
       held.set(file, lock);
-      process.once("exit", lock.release);
+      process.once("exit", release);
       return lock;
     }
     const owner = readOwner(file);
