@@ -2,6 +2,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CrossEncoder } from "../models/cross-encoder.ts";
+import { isDebertaDirectory } from "../models/deberta-checkpoint.ts";
+import { DebertaCrossEncoder } from "../models/deberta-cross-encoder.ts";
+import type { PairRanker } from "../models/pair-ranker.ts";
+import { SentencePieceTokenizer } from "../models/tokenizer/sentencepiece.ts";
+import type { PairTokenizer } from "../training/ranker-corpus.ts";
 import { notARanker } from "../models/fingerprint.ts";
 import { DualEncoder } from "../models/dual-encoder.ts";
 import { WordPieceTokenizer } from "../models/tokenizer.ts";
@@ -21,11 +26,18 @@ export function loadRetriever(dir: string): { model: DualEncoder; tokenizer: Wor
   return { model: DualEncoder.load(dir), tokenizer: tokenizerOf(dir) };
 }
 
-/** A ranker directory written by `train` / `train-ranker` and its tokenizer. */
-export function loadRanker(dir: string): { model: CrossEncoder; tokenizer: WordPieceTokenizer } {
+/**
+ * A ranker directory written by `train` / `train-ranker` and its tokenizer: a BERT cross-encoder with WordPiece,
+ * or a DeBERTa-v2/v3 one (config.json model_type "deberta-v2") with its SentencePiece spm.model / tokenizer.json.
+ */
+export function loadRanker(dir: string): { model: PairRanker; tokenizer: PairTokenizer } {
   requireDir(dir, "ranker directory");
   if (!existsSync(join(dir, "config.json"))) throw new CliError(`${dir}: not a model directory (config.json is missing)`);
   const notRanker = notARanker(dir);
   if (notRanker) throw new CliError(`${notRanker}; give a folder from \`md2pr train-ranker\``);
+  if (isDebertaDirectory(dir)) {
+    if (!SentencePieceTokenizer.isSentencePieceDirectory(dir)) throw new CliError(`${dir}: no SentencePiece tokenizer (spm.model or tokenizer.json) next to the DeBERTa ranker`);
+    return { model: DebertaCrossEncoder.load(dir), tokenizer: SentencePieceTokenizer.fromDirectory(dir) };
+  }
   return { model: CrossEncoder.load(dir), tokenizer: tokenizerOf(dir) };
 }

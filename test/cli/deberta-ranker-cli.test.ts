@@ -31,7 +31,7 @@ function md2pr(args: readonly string[]): Promise<{ code: number | null; stdout: 
 }
 
 describe("md2pr train-ranker --ranker-arch deberta-v2", () => {
-  it("trains a toy DeBERTa ranker from --ranker-base, saves it with its tokenizer, reuses it, and refuses it as a teacher", async () => {
+  it("trains a toy DeBERTa ranker from --ranker-base, saves it with its tokenizer, reranks with it, reuses it, and refuses it as a teacher", async () => {
     const tmp = mkdtempSync(join(tmpdir(), "md2pr-deberta-cli-"));
     try {
       const data = join(tmp, "toy");
@@ -68,6 +68,15 @@ describe("md2pr train-ranker --ranker-arch deberta-v2", () => {
       const trained = DebertaCrossEncoder.load(join(out, "ranker"));
       assert.ok(trained.lexicalWeight, "the BM25 lexical prior is on by default");
       assert.notEqual(trained.lexicalWeight.data[0], 1, "lambda moved from its initial 1");
+      // md2pr rerank with the DeBERTa ranker (its own tokenizer, BM25 built for the lexical prior)
+      const firstRun = join(tmp, "first.trec");
+      writeFileSync(firstRun, [6, 7].flatMap((q) => [`q${q} Q0 x${q} 1 2.0 bm25`, `q${q} Q0 d${q} 2 1.0 bm25`, `q${q} Q0 d0 3 0.5 bm25`]).join("\n") + "\n");
+      const reranked = join(tmp, "rerank.trec");
+      const rr = await md2pr(["rerank", "--ranker", join(out, "ranker"), "--corpus", join(data, "corpus.jsonl"), "--queries", join(data, "queries.jsonl"), "--run", firstRun, "--out", reranked, "--max-query-length", "12", "--max-passage-length", "24", "--max-pair-length", "36"]);
+      assert.equal(rr.code, 0, rr.stderr);
+      const lines = readFileSync(reranked, "utf8").trim().split("\n");
+      assert.equal(lines.length, 6);
+      assert.ok(lines.every((l) => /^q[67] Q0 [dx]\d \d+ -?\d/.test(l)), lines.join("\n"));
       const again = await md2pr(["train-ranker", ...args]);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /ranker \(deberta-v2\)/);

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { Bm25Index } from "../../retrieval/bm25.ts";
 import { readTrecRun, sortHits, writeTrecRun, type SearchHit } from "../../retrieval/metrics.ts";
-import { TokenizedCorpus } from "../../retrieval/tokenized-corpus.ts";
+import { RankerCorpus } from "../../training/ranker-corpus.ts";
 import { bm25LexicalScorer } from "../../training/lexical.ts";
 import { DEFAULT_PIPELINE } from "../../training/pipeline.ts";
 import { scorePairs, type LexicalScorer } from "../../training/ranker-stage.ts";
@@ -80,7 +80,7 @@ export function rerankCommand(): Command {
         }
         lexical = bm25LexicalScorer(bm25);
       }
-      const corpus = new TokenizedCorpus(docs, tokenizer);
+      const corpus = new RankerCorpus(docs, tokenizer);
       const pairLengths = { maxQueryLength: o.maxQueryLength, maxPassageLength: o.maxPassageLength, maxPairLength: o.maxPairLength };
       const out = new Map<string, SearchHit[]>();
       const progress = startProgress("rerank", first.size, 0, "queries");
