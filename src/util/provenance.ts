@@ -169,6 +169,7 @@ const LEGACY_MARKERS: readonly [string, ArtifactKind][] = [
   ["results.json", "training-run"],
   ["train-bm25.jsonl", "training-run"],
   ["work", "training-run"],
+  ["train-log.jsonl", "training-run"],
   ["state.json", "checkpoint"],
 ];
 

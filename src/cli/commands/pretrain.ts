@@ -1,4 +1,5 @@
 /** `md2pr pretrain`: masked-language-model pretraining of a small BERT on a corpus (a base for `train`). */
+import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import { runPretrain } from "../../training/pretrain.ts";
 import { addConfigFlags, DEFAULT_PRETRAIN, PRETRAIN_FLAGS, pretrainConfigFrom } from "../config-flags.ts";
@@ -22,7 +23,10 @@ export function pretrainCommand(): Command {
       process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`);
       return;
     }
-    claimOutput(cfg.outputDir, { type: "dir", kind: "base-model" }, { overwrite: cmd.opts<{ overwrite?: boolean }>().overwrite });
+    const overwrite = cmd.opts<{ overwrite?: boolean }>().overwrite;
+    claimOutput(cfg.outputDir, { type: "dir", kind: "base-model" }, { overwrite });
+    // its checkpoints and log go to <out>-work (see runPretrain): claimed too
+    claimOutput(join(dirname(cfg.outputDir), `${basename(cfg.outputDir)}-work`), { type: "dir", kind: "training-run", stamp: {} }, { overwrite });
     const result = await runPretrain(cfg);
     log(`pretrain: final MLM loss ${result.finalLoss.toFixed(4)} after ${result.seconds.toFixed(1)} s`);
     process.stdout.write(`wrote ${result.dir}\n`);
