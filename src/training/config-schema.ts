@@ -69,7 +69,8 @@ export const PipelineConfigSchema = z.object({
   dataDir: z.string().min(1),
   trainSplit: z.string().min(1),
   testSplit: z.string().min(1),
-  devQueries: count,
+  /** Train queries held out as dev (>= 1: dev scores of no queries would read 0). */
+  devQueries: size,
   outputDir: z.string().min(1),
   seed: int,
   base: z.string().min(1).nullable(),

@@ -127,6 +127,12 @@ export async function loadPipelineData(cfg: PipelineConfig): Promise<PipelineDat
   const trainQrels: Qrels = new Map();
   const devQrels: Qrels = new Map();
   for (const [qid, rels] of train.qrels) (devIds.has(qid) ? devQrels : trainQrels).set(qid, rels);
+  if (trainQrels.size === 0 || devQrels.size === 0) {
+    throw new Error(
+      `${cfg.dataDir}: the ${cfg.trainSplit} split has ${train.qrels.size} judged queries; devQueries ${cfg.devQueries} leaves ` +
+        `${trainQrels.size} to train on and ${devQrels.size} for dev (both need at least one): lower --dev-queries`,
+    );
+  }
   return { docs: train.corpus as Map<string, CorpusText>, queries: train.queries, train: trainQrels, dev: devQrels, test: test.qrels };
 }
 
