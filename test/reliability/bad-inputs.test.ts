@@ -42,6 +42,16 @@ describe("bad settings are refused by the one schema, from flags and config file
     refused(pre, "pretrain", /--batch-size \(batchSize\): must be >= 1, got 0/);
     refused(neg, "train", /--alpha \(retriever\.md2pr\.alpha\): must be >= 0, got -0\.5/);
   });
+
+  it("a dev split that leaves nothing to train on, or no dev queries, is refused with the counts", async () => {
+    const [tooMany, none] = await Promise.all([
+      md2pr(["train-ranker", "--data", data, "--out", join(tmp, "dev-100"), "--base", "none", "--dev-queries", "100"]),
+      md2pr(["train-ranker", "--data", data, "--out", join(tmp, "dev-0"), "--base", "none", "--dev-queries", "0"]),
+    ]);
+    refused(tooMany, "train-ranker", /the train split has 6 judged queries; devQueries 100 leaves 0 to train on and 6 for dev/);
+    refused(none, "train-ranker", /--dev-queries \(devQueries\): must be >= 1, got 0/);
+    assert.ok(!existsSync(join(tmp, "dev-100")) && !existsSync(join(tmp, "dev-0")), "no output folder left by a refused run");
+  });
 });
 
 describe("--out never replaces what md2pr did not write", () => {
