@@ -32,6 +32,15 @@ describe("config schema", () => {
     assert.deepEqual(issues, ["unknown setting 'retriever.fusion'"]);
   });
 
+  it("a field the defaults have but the schema lacks still runs (only the test above fails), type-checked against its default", () => {
+    const defaults = { ...DEFAULT_PIPELINE, fusionK: 60 } as typeof DEFAULT_PIPELINE;
+    const cfg = readPipelineConfig(file("new-field.json", JSON.stringify({ fusionK: 10, seed: 3 })), {}, defaults) as typeof defaults & { fusionK: number };
+    assert.equal(cfg.fusionK, 10);
+    assert.equal(cfg.seed, 3);
+    assert.throws(() => readPipelineConfig(file("new-field-bad.json", JSON.stringify({ fusionK: "ten" })), {}, defaults), /'fusionK': expected a number, got "ten"/);
+    assert.throws(() => readPipelineConfig(file("not-a-field.json", JSON.stringify({ fusionKK: 1 })), {}, defaults), /unknown setting 'fusionKK'/);
+  });
+
   it("refuses a bad enum and a negative step count in a file, naming the file and both key paths", () => {
     const f = file("bad.json", JSON.stringify({ retriever: { pooling: "max", steps: -5 } }));
     assert.throws(() => readPipelineConfig(f), (err: Error) => {
