@@ -1,12 +1,13 @@
 /**
- * md2pr as an installed package: `npm pack` (which builds dist/ through `prepare`), the tarball installed into a
- * fresh temporary project (`npm install`, registry reachable, cache preferred), then with plain `node` (no tsx):
+ * md2pr as an installed package: `npm pack` of a copy of the sources (which builds dist/ through `prepare`), the
+ * tarball installed into a fresh temporary project (`npm install`, registry reachable, cache preferred), then with
+ * plain `node` (no tsx):
  * the README's library example as written, on toy models this test saves where the example loads them; the
  * `md2pr` bin; and a TypeScript consumer type-checked against the shipped .d.ts (strict, NodeNext).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -35,7 +36,14 @@ describe("the packed tarball in a fresh project", { timeout: 900_000 }, () => {
     project = join(tmp, "consumer");
     mkdirSync(project);
     const env = { ...process.env, npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" };
-    await run(npm, ["pack", "--pack-destination", tmp], { cwd: root, env, maxBuffer: 1 << 26 });
+    // Packed from a copy of the sources, so that its build (`prepare` -> dist/) never rewrites the checkout's dist/
+    // under other tests that run bin/md2pr.js; the copy borrows the checkout's node_modules (tsc).
+    const source = join(tmp, "source");
+    for (const path of ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", "src", "bin", "native/binding.gyp", "native/src", "scripts", "docs"]) {
+      cpSync(join(root, path), join(source, path), { recursive: true });
+    }
+    symlinkSync(join(root, "node_modules"), join(source, "node_modules"), "dir");
+    await run(npm, ["pack", "--pack-destination", tmp], { cwd: source, env, maxBuffer: 1 << 26 });
     const tarball = readdirSync(tmp).find((f) => f.endsWith(".tgz"));
     assert.ok(tarball, "npm pack wrote a tarball");
     writeFileSync(join(project, "package.json"), JSON.stringify({
