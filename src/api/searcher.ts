@@ -71,6 +71,8 @@ type Hits = readonly SearchHit[];
 
 export class Searcher {
   private readonly recordedFusion: { hybrid: Fusion; rerank: Fusion | null } | null;
+  /** BM25 scores of (query, passages), for a ranker with the lexical prior. */
+  private readonly lexical: LexicalScorer | null;
 
   private constructor(
     readonly retriever: Retriever | null,
@@ -83,8 +85,6 @@ export class Searcher {
     this.recordedFusion = retrieverDir && existsSync(join(retrieverDir, "fusion.json")) ? readRecordedFusion(retrieverDir) : null;
     this.lexical = bm25 ? bm25LexicalScorer(bm25) : null;
   }
-
-  private readonly lexical: LexicalScorer | null;
 
   /** Loads what `sources` names and checks that it fits together (the index was built by this retriever, ...). */
   static async open(sources: SearcherSources): Promise<Searcher> {
