@@ -445,11 +445,14 @@ describe("md2pr CLI", { concurrency: true }, () => {
       assert.ok(existsSync(join(out, "retriever", "md2pr.json")));
       const evalStage = await md2pr(["train", "--stage", "eval", ...args]);
       ok(evalStage, "train --stage eval");
-      for (const system of ["bm25", "retriever", "hybrid", "retriever+rerank", "bm25+rerank"]) {
+      for (const system of ["bm25", "retriever", "hybrid", "retriever+rerank", "hybrid+rerank", "bm25+rerank"]) {
         assert.match(evalStage.stdout, new RegExp(`^${system.replace("+", "\\+")}\\s+\\d\\.\\d{4}\\s+\\d\\.\\d{4}\\s+\\d\\.\\d{4}\\s`, "m"));
       }
       const rows = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { system: string; ndcg10: number }[];
-      assert.equal(rows.length, 5);
+      assert.deepEqual(rows.map((r) => r.system), ["bm25", "retriever", "hybrid", "retriever+rerank", "hybrid+rerank", "bm25+rerank"]);
+      // The fusions chosen on dev are recorded next to the retriever, where `md2pr search` finds them.
+      const recorded = JSON.parse(readFileSync(join(out, "retriever", "fusion.json"), "utf8")) as { hybrid: { fusion: { method: string } }; rerank: { fusion: { method: string } } };
+      assert.ok(["rrf", "convex"].includes(recorded.hybrid.fusion.method) && ["rrf", "convex"].includes(recorded.rerank.fusion.method));
       // The BM25 row agrees with `md2pr eval` of its run file.
       const ev = await md2pr(["eval", "--run", join(out, "runs", "bm25.trec"), "--qrels", join(data, "qrels", "test.tsv"), "--json"]);
       ok(ev, "eval of the pipeline's BM25 run");
