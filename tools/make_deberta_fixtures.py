@@ -6,7 +6,8 @@
 Writes test/fixtures/deberta-tiny (v3 layout: no absolute positions, no token types, shared position
 projections, c2p + p2c, layer-normed relative embeddings, 8 position buckets over 16 relative positions, so
 a 20-token sequence exercises both the log buckets and the span clamp) and test/fixtures/deberta-tiny-v2
-(absolute positions, token types, separate pos_key_proj, c2p only, no bucketing, gelu_new, 2 labels).
+(absolute positions, token types, separate pos_key_proj, c2p only, no bucketing, gelu_new, 2 labels) and
+test/fixtures/deberta-tiny-proj (embedding_size 16 < hidden 32 through embed_proj, tanh pooler, c2p only, 4 buckets).
 Each directory: config.json, model.safetensors (HF names), inputs.json, outputs.safetensors (hidden states,
 attentions, pooled, logits, loss weights, loss, every parameter's gradient), fixture.json, and
 outputs-short.safetensors (a batch of length 5: inputs, logits and the gradients of sum(logits * weights)). Also
@@ -85,6 +86,18 @@ V2_TINY = dict(
     pooler_hidden_size=24,
     id2label={"0": "LABEL_0", "1": "LABEL_1"},
     label2id={"LABEL_0": 0, "LABEL_1": 1},
+)
+
+# embedding_size below hidden_size (embed_proj), a tanh pooler, no p2c, 4 buckets over 8 positions
+PROJ_TINY = dict(
+    V3_TINY,
+    vocab_size=40,
+    embedding_size=16,
+    pooler_hidden_act="tanh",
+    pos_att_type="c2p",
+    position_buckets=4,
+    max_relative_positions=8,
+    num_hidden_layers=1,
 )
 
 PAD_ID, CLS_ID, SEP_ID = 0, 1, 2
@@ -264,4 +277,6 @@ if __name__ == "__main__":
     finite_difference_check(model, ids, mask, tt, 1)
     model, ids, mask, tt = fixture("deberta-tiny-v2", V2_TINY, 1, [15, 9], 15)
     finite_difference_check(model, ids, mask, tt, 2)
+    model, ids, mask, tt = fixture("deberta-tiny-proj", PROJ_TINY, 2, [12, 7], 12)
+    finite_difference_check(model, ids, mask, tt, 3)
     bucket_tables()

@@ -52,7 +52,7 @@ function maxAbs(a: Float32Array): number {
   return m;
 }
 
-for (const name of ["deberta-tiny", "deberta-tiny-v2"]) {
+for (const name of ["deberta-tiny", "deberta-tiny-v2", "deberta-tiny-proj"]) {
   describe(`DeBERTa-v2 vs PyTorch (${name})`, () => {
     const { model, input, expected } = loadFixture(name);
     const get = (key: string): Float32Array => {
@@ -123,7 +123,7 @@ for (const name of ["deberta-tiny", "deberta-tiny-v2"]) {
   });
 }
 
-for (const name of ["deberta-tiny", "deberta-tiny-v2"]) {
+for (const name of ["deberta-tiny", "deberta-tiny-v2", "deberta-tiny-proj"]) {
   describe(`DeBERTa-v2 on a short batch (${name}): only the reached relative rows are used`, () => {
     it("logits within 1e-5 and gradients within 1e-4 of each tensor's largest, as the full table gives them", () => {
       const { model } = loadFixture(name);
