@@ -195,7 +195,7 @@ describe("loading, capacity, batching, shutdown", () => {
   });
   it("concurrent queries of one mode share a batch and get the answers they get alone", async () => {
     const queries = ["protein folding", "vitamin d", "insulin", "gut bacteria", "sleep", "antibiotics", "blood pressure", "stem cells"];
-    const alone = [];
+    const alone: { results: Hit[]; batch: number }[] = [];
     for (const q of queries) alone.push((await post("/search", { query: q, k: 4, mode: "dense" })).json<{ results: Hit[]; batch: number }>());
     assert.ok(alone.every((a) => a.batch === 1));
     // every passage's score for each query, to check batched hits (the toy model's scores are close: near-ties may swap)
