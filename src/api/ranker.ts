@@ -6,6 +6,10 @@
 import { noGrad } from "../engine/index.ts";
 import { pairBatch } from "../models/batching.ts";
 import { CrossEncoder } from "../models/cross-encoder.ts";
+import { isDebertaDirectory } from "../models/deberta-checkpoint.ts";
+import { DebertaCrossEncoder } from "../models/deberta-cross-encoder.ts";
+import type { PairRanker, PairTokenizer } from "../models/pair-ranker.ts";
+import { SentencePieceTokenizer } from "../models/tokenizer/sentencepiece.ts";
 import { WordPieceTokenizer } from "../models/tokenizer.ts";
 import { checkModelDir } from "./retriever.ts";
 
@@ -33,12 +37,21 @@ export interface PredictOptions {
 
 /** A cross-encoder ranker with its tokenizer. */
 export class Ranker {
-  constructor(readonly model: CrossEncoder, readonly tokenizer: WordPieceTokenizer, readonly lengths: PairLengths = DEFAULT_PAIR_LENGTHS) {}
+  constructor(readonly model: PairRanker, readonly tokenizer: PairTokenizer, readonly lengths: PairLengths = DEFAULT_PAIR_LENGTHS) {}
 
-  /** Loads a ranker directory (weights + tokenizer); `lengths` overrides the truncation lengths. */
+  /**
+   * Loads a ranker directory (weights + tokenizer); `lengths` overrides the truncation lengths. A BERT cross-encoder
+   * comes with its WordPiece vocabulary, a DeBERTa-v2/v3 one (config.json model_type "deberta-v2") with its
+   * SentencePiece spm.model or tokenizer.json.
+   */
   static load(dir: string, options: { lengths?: Partial<PairLengths> } = {}): Ranker {
+    const lengths = { ...DEFAULT_PAIR_LENGTHS, ...options.lengths };
+    if (isDebertaDirectory(dir)) {
+      if (!SentencePieceTokenizer.isSentencePieceDirectory(dir)) throw new Error(`${dir}: no SentencePiece tokenizer (spm.model or tokenizer.json) next to the DeBERTa ranker`);
+      return new Ranker(DebertaCrossEncoder.load(dir), SentencePieceTokenizer.fromDirectory(dir), lengths);
+    }
     checkModelDir(dir, "ranker directory");
-    return new Ranker(CrossEncoder.load(dir), WordPieceTokenizer.fromDirectory(dir), { ...DEFAULT_PAIR_LENGTHS, ...options.lengths });
+    return new Ranker(CrossEncoder.load(dir), WordPieceTokenizer.fromDirectory(dir), lengths);
   }
 
   /** True when the ranker adds a learned weight times a lexical score, which {@link predict} then needs. */

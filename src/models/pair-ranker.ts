@@ -35,3 +35,11 @@ export interface PairCorpus {
   passage(id: string): readonly number[];
   readonly specials: SpecialIds;
 }
+
+/** What a ranker's tokenizer must offer (WordPieceTokenizer and SentencePieceTokenizer both do). */
+export interface PairTokenizer {
+  tokenizeToIds(text: string): number[];
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+}

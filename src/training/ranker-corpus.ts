@@ -3,16 +3,10 @@
  * DeBERTa-v3 ranker reads SentencePiece ids, the BERT retriever WordPiece ids). Same caching and truncation as
  * TokenizedCorpus: each passage ("title text") and each query text is tokenized once, at most maxPieces ids.
  */
-import type { PairCorpus } from "../models/pair-ranker.ts";
+import type { PairCorpus, PairTokenizer } from "../models/pair-ranker.ts";
 import { passageText, type CorpusText } from "../retrieval/tokenized-corpus.ts";
 
-/** What a ranker's tokenizer must offer (WordPieceTokenizer and SentencePieceTokenizer both do). */
-export interface PairTokenizer {
-  tokenizeToIds(text: string): number[];
-  readonly clsId: number;
-  readonly sepId: number;
-  readonly padId: number;
-}
+export type { PairTokenizer };
 
 export class RankerCorpus implements PairCorpus {
   readonly ids: string[];

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { Ranker } from "../../src/api/ranker.ts";
 import { noGrad } from "../../src/engine/index.ts";
 import { pairBatch } from "../../src/models/batching.ts";
 import { LEXICAL_PRIOR } from "../../src/models/cross-encoder.ts";
@@ -93,6 +94,13 @@ describe("DeBERTa-v2 ranker", () => {
       assert.deepEqual(Array.from(b), Array.from(a));
       assert.equal(back.lexicalWeight!.data[0], 0.25);
       assert.throws(() => back.forward(batch.input), /lexical prior needs one lexical score per pair/);
+      // the library's Ranker loads the folder (weights + SentencePiece tokenizer) and scores text pairs the same way
+      tokenizer.save(dir);
+      const api = Ranker.load(dir, { lengths });
+      assert.ok(api.hasLexicalPrior);
+      const viaApi = api.predict([["vitamin d", "vitamin d sunlight exposure raises vitamin levels in the blood"]], { lexical: [2] });
+      const direct = noGrad(() => ranker.forward(pairBatch([corpus.text("vitamin d")], [corpus.passage("d1")], lengths, corpus.specials).input, { lexical: Float32Array.of(2) }).scores.data);
+      assert.ok(Math.abs(viaApi[0]! - direct[0]!) < 1e-6, `${viaApi[0]} vs ${direct[0]}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
