@@ -5,8 +5,9 @@
  * tokenized with that tokenizer rather than from the retriever's WordPiece corpus.
  *
  * The starting point is `ranker.base` (an HF DeBERTa-v2/v3 directory: config.json, model.safetensors or a
- * DebertaV2Model checkpoint, spm.model or tokenizer.json). Such a ranker trains, scores and reranks; it cannot yet
- * teach the WordPiece retriever (that needs the word-level alignment across tokenizers of issue 11, item 4).
+ * DebertaV2Model checkpoint, spm.model or tokenizer.json). Such a ranker trains, scores and reranks, and teaches the
+ * WordPiece retriever (retriever-stage.ts with sentencePieceTeacher: its own pair batches, the word level pooled onto
+ * the words both tokenizers share).
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";

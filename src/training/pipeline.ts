@@ -10,6 +10,7 @@ import { Rng } from "../engine/rng.ts";
 import { makeBertConfig, type BertConfig } from "../models/config.ts";
 import { CrossEncoder } from "../models/cross-encoder.ts";
 import { DualEncoder, type Pooling, type Similarity } from "../models/dual-encoder.ts";
+import type { PairCorpus, PairRanker } from "../models/pair-ranker.ts";
 import { WordPieceTokenizer } from "../models/tokenizer.ts";
 import { Bm25Index } from "../retrieval/bm25.ts";
 import { mineNegatives } from "../retrieval/bm25.ts";
@@ -27,7 +28,8 @@ import { chooseFusion, fusionGrid, truncateRun, type FusionChoice } from "./fusi
 import { bm25LexicalScorer } from "./lexical.ts";
 import { runTrainingLoop, type LoopConfig } from "./loop.ts";
 import { RankerStage, type LexicalScorer, type PairLengths } from "./ranker-stage.ts";
-import { DEFAULT_MD2PR, RetrieverStage, type Md2prOptions } from "./retriever-stage.ts";
+import type { TeacherTokenization } from "./cross-tokenizer-word-level.ts";
+import { DEFAULT_MD2PR, RetrieverStage, type Md2prOptions, type TeacherRanker } from "./retriever-stage.ts";
 import { selfSupervisedPairs, type PairKind } from "./self-supervised.ts";
 
 export interface StageTraining {
@@ -256,11 +258,12 @@ export async function warmUpRetriever(cfg: PipelineConfig, data: PipelineData, c
 
 /**
  * Trains the retriever with MD2PR: the optional self-supervised warm-up, then the labelled stage with the ranker
- * as teacher (null ranker: contrastive only). `name` separates rounds ("retriever", "retriever-round2").
+ * as teacher (null ranker: contrastive only). `name` separates rounds ("retriever", "retriever-round2"). A ranker
+ * with its own tokenizer (a DeBERTa-v3 one) comes with `teacher`, its tokenization (sentencePieceTeacher).
  */
 export async function trainRetriever(
-  cfg: PipelineConfig, data: PipelineData, examples: TrainingExample[], corpus: TokenizedCorpus, ranker: CrossEncoder | null,
-  bm25: Bm25Index, name = "retriever", start: DualEncoder | null = null,
+  cfg: PipelineConfig, data: PipelineData, examples: TrainingExample[], corpus: TokenizedCorpus, ranker: TeacherRanker | null,
+  bm25: Bm25Index, name = "retriever", start: DualEncoder | null = null, teacher: TeacherTokenization | null = null,
 ): Promise<RetrieverResult> {
   const dir = join(cfg.outputDir, name);
   const devQueries = queriesOf(data, data.dev);
@@ -278,12 +281,14 @@ export async function trainRetriever(
   const lexical = ranker?.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
   const retrieverStage = new RetrieverStage(retriever, ranker, examples, corpus, {
     batchSize: cfg.retriever.batchSize, negatives: cfg.retriever.negatives, lengths: cfg.lengths, seed: cfg.seed, md2pr, lexical,
+    ...(ranker && teacher ? { teacher } : {}),
   });
   if (cfg.retriever.steps > 0) {
     const evalDuring = cfg.evalEvery > 0 ? { evaluate: () => evaluate(retriever) } : {};
     await runTrainingLoop(retrieverStage, { ...loopConfig(cfg, cfg.retriever, join(cfg.outputDir, "work", name), name, cfg.seed + 1), ...evalDuring });
   }
-  saveRetrieverFolder(dir, retriever, corpus, cfg, name, ranker);
+  // the record names a BERT teacher by its fingerprint (a DeBERTa teacher is not fingerprinted yet)
+  saveRetrieverFolder(dir, retriever, corpus, cfg, name, ranker instanceof CrossEncoder ? ranker : null);
   return { retriever, dir, dev: await evaluate(retriever, finalIndex) };
 }
 
@@ -320,11 +325,12 @@ export interface HybridChoice {
 /**
  * Chooses on the dev split how BM25 and the retriever are fused (hybrid) and how the ranker's score is fused with
  * the hybrid's (hybrid+rerank), over `fusionGrid()`; records both in `<retrieverDir>/fusion.json` (where `md2pr
- * search` finds them) and reuses that file when it exists.
+ * search` finds them) and reuses that file when it exists. `rankerCorpus`: the corpus in the ranker's own ids
+ * (default: the retriever's).
  */
 export async function chooseHybrid(
-  cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, corpus: TokenizedCorpus, retriever: DualEncoder, ranker: CrossEncoder | null,
-  retrieverDir: string, indexDir: string,
+  cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, corpus: TokenizedCorpus, retriever: DualEncoder, ranker: PairRanker | null,
+  retrieverDir: string, indexDir: string, rankerCorpus: PairCorpus = corpus,
 ): Promise<{ hybrid: Fusion; rerank: Fusion | null }> {
   const recorded = readRecordedFusion(retrieverDir);
   if (recorded && (!ranker || recorded.rerank)) return { hybrid: recorded.hybrid, rerank: ranker ? recorded.rerank : null };
@@ -336,7 +342,7 @@ export async function chooseHybrid(
   if (ranker) {
     const first = truncateRun(hybridRun(lexical, dense, cfg.fusionDepth, hybrid.fusion), cfg.hybridRerankDepth);
     const prior = ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
-    const rankerScores = truncateRun(await rerankRun(ranker, corpus, devQueries, first, cfg.hybridRerankDepth, cfg.lengths, prior), cfg.hybridRerankDepth);
+    const rankerScores = truncateRun(await rerankRun(ranker, rankerCorpus, devQueries, first, cfg.hybridRerankDepth, cfg.lengths, prior), cfg.hybridRerankDepth);
     rerank = chooseFusion(first, rankerScores, data.dev, fusionGrid(), cfg.hybridRerankDepth);
   }
   const record: HybridChoice & { chosenOn: string } = {
@@ -350,18 +356,20 @@ export async function chooseHybrid(
 /**
  * Evaluates BM25, the retriever, hybrid (the fusion chosen on dev), retrieve+rerank and hybrid+rerank (the ranker
  * over the hybrid's top `hybridRerankDepth`, its score fused with the hybrid's as chosen on dev) on the test split;
- * writes TREC runs and results.json.
+ * writes TREC runs and results.json. `options.rankerCorpus`: the corpus in the ranker's own ids (default: the
+ * retriever's; a DeBERTa-v3 ranker reads SentencePiece ids).
  */
 export async function evaluateSystems(
-  cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, corpus: TokenizedCorpus, retriever: DualEncoder, ranker: CrossEncoder | null,
-  options: { indexName?: string; bm25Rerank?: boolean } = {},
+  cfg: PipelineConfig, data: PipelineData, bm25: Bm25Index, corpus: TokenizedCorpus, retriever: DualEncoder, ranker: PairRanker | null,
+  options: { indexName?: string; bm25Rerank?: boolean; rankerCorpus?: PairCorpus } = {},
 ): Promise<SystemRow[]> {
   const testQueries = queriesOf(data, data.test);
   const runsDir = join(cfg.outputDir, "runs");
   mkdirSync(runsDir, { recursive: true });
   const name = options.indexName ?? "retriever";
   const indexDir = join(cfg.outputDir, `index-${name}`);
-  const fusion = await chooseHybrid(cfg, data, bm25, corpus, retriever, ranker, join(cfg.outputDir, name), indexDir);
+  const rankerCorpus = options.rankerCorpus ?? corpus;
+  const fusion = await chooseHybrid(cfg, data, bm25, corpus, retriever, ranker, join(cfg.outputDir, name), indexDir, rankerCorpus);
   const rows: SystemRow[] = [];
   const add = async (system: string, scored: Scored): Promise<void> => {
     const file = join(runsDir, `${system}.trec`);
@@ -376,12 +384,12 @@ export async function evaluateSystems(
   await add("hybrid", score(hybrid, data.test));
   if (ranker) {
     const lexical: LexicalScorer | undefined = ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
-    await add("retriever+rerank", score(await rerankRun(ranker, corpus, testQueries, dense.run, cfg.rerankDepth, cfg.lengths, lexical), data.test));
+    await add("retriever+rerank", score(await rerankRun(ranker, rankerCorpus, testQueries, dense.run, cfg.rerankDepth, cfg.lengths, lexical), data.test));
     const hybridHead = truncateRun(hybrid, cfg.hybridRerankDepth);
     const fused = { fusion: fusion.rerank ?? undefined };
-    await add("hybrid+rerank", score(await rerankRun(ranker, corpus, testQueries, hybridHead, cfg.hybridRerankDepth, cfg.lengths, lexical, fused), data.test));
+    await add("hybrid+rerank", score(await rerankRun(ranker, rankerCorpus, testQueries, hybridHead, cfg.hybridRerankDepth, cfg.lengths, lexical, fused), data.test));
     if (options.bm25Rerank ?? true) {
-      await add("bm25+rerank", score(await rerankRun(ranker, corpus, testQueries, lexicalRun, cfg.rerankDepth, cfg.lengths, lexical), data.test));
+      await add("bm25+rerank", score(await rerankRun(ranker, rankerCorpus, testQueries, lexicalRun, cfg.rerankDepth, cfg.lengths, lexical), data.test));
     }
   }
   writeJsonAtomic(join(cfg.outputDir, "results.json"), rows);

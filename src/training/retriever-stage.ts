@@ -7,18 +7,27 @@
  * with the ranker frozen (eval mode, no grad) as the teacher: its scores feed the sentence-level KL and the
  * dynamic false-negative filter (cached per (query, passage), as they never change); its attention and hidden
  * states on the (q, d+) pairs feed the word level. alpha = 0 / beta = 0 / filter off give the ablations.
+ *
+ * The teacher is a BERT cross-encoder on the student's WordPiece ids (word level aligned by position, alignment.ts)
+ * or, with `teacher` in the options, a ranker with its own tokenizer (a DeBERTa-v3 on SentencePiece): its pair
+ * batches are then built from its own corpus, and the word level pools both sides onto shared words
+ * (cross-tokenizer-word-level.ts).
  */
 import {
   Tensor, concatRows, gatherRows, noGrad, weightedSum,
 } from "../engine/index.ts";
 import type { Rng } from "../engine/rng.ts";
-import { pairBatch, singleBatch } from "../models/batching.ts";
+import { pairBatch, singleBatch, truncateSingle } from "../models/batching.ts";
 import type { BertInput } from "../models/bert.ts";
-import type { CrossEncoder } from "../models/cross-encoder.ts";
+import type { PairRanker } from "../models/pair-ranker.ts";
 import type { DualEncoder } from "../models/dual-encoder.ts";
 import { VarBuilder } from "../nn/var-builder.ts";
 import { alignPairs, gatherRowsData, teacherAttentionTarget } from "./alignment.ts";
 import type { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
+import {
+  sharedUnits, studentWordStates, teacherWordTargets, unitMask, wordPooling, pooledAttentionLoss,
+  type PairPieces, type SharedUnits, type TeacherTokenization,
+} from "./cross-tokenizer-word-level.ts";
 import { candidateGroup, type TrainingExample } from "./data.ts";
 import { DynamicFalseNegativeFilter, contrastiveKeepMask, DEFAULT_FALSE_NEGATIVE_FILTER, type FalseNegativeFilterOptions, type FilterState } from "./false-negatives.ts";
 import type { MicroStepResult, TrainableStage } from "./loop.ts";
@@ -70,7 +79,15 @@ export interface RetrieverStageOptions {
   seed: number;
   md2pr: Md2prOptions;
   lexical?: LexicalScorer;
+  /** The teacher's own tokenization, when it is not the retriever's (a DeBERTa-v3 ranker: sentencePieceTeacher). */
+  teacher?: TeacherTokenization;
 }
+
+/** A frozen cross-encoder teacher: the BERT CrossEncoder or a DebertaCrossEncoder (arch "deberta-v2"). */
+export type TeacherRanker = PairRanker & {
+  readonly arch?: string;
+  readonly config: { readonly hiddenSize: number; readonly numAttentionHeads: number };
+};
 
 export const PROJECTION = "distill_projection";
 
@@ -92,10 +109,11 @@ export class RetrieverStage implements TrainableStage {
   readonly filter: DynamicFalseNegativeFilter;
   private readonly sampler: EpochSampler;
   private readonly teacherScoreCache = new Map<string, number>();
+  private readonly sharedUnitCache = new Map<string, SharedUnits>();
 
   constructor(
     readonly retriever: DualEncoder,
-    readonly ranker: CrossEncoder | null,
+    readonly ranker: TeacherRanker | null,
     readonly examples: readonly TrainingExample[],
     readonly corpus: TokenizedCorpus,
     readonly options: RetrieverStageOptions,
@@ -103,6 +121,9 @@ export class RetrieverStage implements TrainableStage {
     const md = options.md2pr;
     if (!ranker && (md.alpha > 0 || md.beta > 0 || md.filter.enabled)) {
       throw new Error("retriever training: distillation (alpha, beta > 0) and the false-negative filter need a ranker");
+    }
+    if (ranker?.arch === "deberta-v2" && !options.teacher) {
+      throw new Error("retriever training: a deberta-v2 teacher reads its own SentencePiece ids; pass its tokenization as options.teacher (sentencePieceTeacher)");
     }
     this.params = new Map(retriever.parameters());
     const hr = retriever.config.hiddenSize;
@@ -193,6 +214,7 @@ export class RetrieverStage implements TrainableStage {
 
   /** The word level on the (q, d+) pairs: L_att and L_hid against the ranker's last layer (each when switched on). */
   private wordTerms(batch: CollatedBatch, queryHidden: Tensor, passageHidden: Tensor): [string, Tensor][] {
+    if (this.options.teacher) return this.crossTokenizerWordTerms(batch, queryHidden, passageHidden, this.options.teacher);
     const md = this.options.md2pr;
     const ranker = this.ranker!;
     const b = batch.size;
@@ -227,6 +249,66 @@ export class RetrieverStage implements TrainableStage {
     return out;
   }
 
+  /**
+   * The word level with a teacher that tokenizes differently: L_att and L_hid on the (q, d+) pairs over the words
+   * both sides share, each side's pieces pooled onto them (cross-tokenizer-word-level.ts).
+   */
+  private crossTokenizerWordTerms(batch: CollatedBatch, queryHidden: Tensor, passageHidden: Tensor, tokens: TeacherTokenization): [string, Tensor][] {
+    const md = this.options.md2pr;
+    const ranker = this.ranker!;
+    const positives = batch.groupIds.map((ids) => ids[0]!);
+    const queryIds = batch.examples.map((e) => tokens.corpus.text(e.query));
+    const passageIds = positives.map((id) => tokens.corpus.passage(id));
+    const joint = pairBatch(queryIds, passageIds, this.options.lengths, tokens.corpus.specials);
+    const teacher = noGrad(() => ranker.forward(joint.input, {
+      outputAttentions: md.wordAttention,
+      outputHiddenStates: md.wordHidden,
+      lexical: this.options.lexical ? lexicalOfPairs(this.options.lexical, batch.examples.map((e) => e.query), positives) : undefined,
+    }));
+    const pieces = batch.examples.map((e, i): PairPieces => {
+      const teacherQuery = queryIds[i]!.slice(0, joint.queryLengths[i]!).map((id) => tokens.pieceOf(id));
+      const teacherPassage = passageIds[i]!.slice(0, joint.passageLengths[i]!).map((id) => tokens.pieceOf(id));
+      const studentQuery = truncateSingle(batch.queryPieces[i]!, this.retriever.settings.maxQueryLength);
+      const studentPassage = truncateSingle(this.corpus.passage(positives[i]!), this.retriever.settings.maxPassageLength);
+      const qRow = i * batch.queryInput.seq;
+      const dRow = i * batch.groupSize * batch.passageInput.seq;
+      return {
+        teacherQuery, teacherPassage,
+        studentQueryRows: Int32Array.from(studentQuery, (_, k) => qRow + 1 + k),
+        studentPassageRows: Int32Array.from(studentPassage, (_, k) => dRow + 1 + k),
+        query: this.sharedUnitsOf(`q\u0000${e.query}`, teacherQuery, studentQuery, tokens),
+        passage: this.sharedUnitsOf(`d\u0000${positives[i]!}`, teacherPassage, studentPassage, tokens),
+      };
+    });
+    const pooling = wordPooling(pieces);
+    const attentions = md.wordAttention ? md.teacherAttentionLayers.map((l) => teacher.bert.attentions.at(l)!.data) : null;
+    const last = teacher.bert.lastHidden;
+    const targets = teacherWordTargets(pooling, attentions, ranker.config.numAttentionHeads, joint.input.seq, md.wordHidden ? last.data : null, last.dim(1));
+    const student = studentWordStates(pooling, queryHidden, passageHidden, { attention: md.wordAttention, hidden: md.wordHidden });
+    const out: [string, Tensor][] = [];
+    if (student.attention && targets.attention) {
+      const lAtt = pooledAttentionLoss(student.attention, targets.attention, pooling);
+      if (lAtt) out.push(["l_att", lAtt]);
+    }
+    if (student.states && targets.hidden) {
+      const mask = unitMask(pooling);
+      if (mask.some((x) => x !== 0)) out.push(["l_hid", hiddenDistillationLoss(student.states, targets.hidden, this.projection, mask)]);
+    }
+    return out;
+  }
+
+  /** Shared units of one text's teacher and student pieces, cached per text and kept lengths. */
+  private sharedUnitsOf(key: string, teacherPieces: readonly string[], studentIds: readonly number[], tokens: TeacherTokenization): SharedUnits {
+    const full = `${key}\u0000${teacherPieces.length}\u0000${studentIds.length}`;
+    let units = this.sharedUnitCache.get(full);
+    if (!units) {
+      const wp = this.corpus.tokenizer;
+      units = sharedUnits(teacherPieces, tokens.kind, tokens.unkToken, studentIds.map((id) => wp.idToToken(id)), wp.unkToken);
+      this.sharedUnitCache.set(full, units);
+    }
+    return units;
+  }
+
   /** The ranker's scores [B, G] of each query's candidates, cached per (query, passage). */
   private teacherScores(examples: readonly TrainingExample[], groupIds: readonly string[][]): Float32Array {
     const b = examples.length;
@@ -242,9 +324,11 @@ export class RetrieverStage implements TrainableStage {
       });
     });
     if (missing.length > 0) {
+      // pairs in the teacher's own ids (the retriever's corpus when they share a tokenizer)
+      const tc = this.options.teacher?.corpus ?? this.corpus;
       const batch = pairBatch(
-        missing.map((m) => this.corpus.text(m.query)), missing.map((m) => this.corpus.passage(m.id)),
-        this.options.lengths, this.corpus.specials,
+        missing.map((m) => tc.text(m.query)), missing.map((m) => tc.passage(m.id)),
+        this.options.lengths, tc.specials,
       );
       const lexical = this.options.lexical ? lexicalOfPairs(this.options.lexical, missing.map((m) => m.query), missing.map((m) => m.id)) : undefined;
       const scores = noGrad(() => this.ranker!.forward(batch.input, { lexical }).scores);

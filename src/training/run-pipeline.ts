@@ -7,16 +7,21 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CrossEncoder } from "../models/cross-encoder.ts";
+import { isDebertaDirectory } from "../models/deberta-checkpoint.ts";
+import { DebertaCrossEncoder } from "../models/deberta-cross-encoder.ts";
+import { SentencePieceTokenizer } from "../models/tokenizer/sentencepiece.ts";
 import { DualEncoder } from "../models/dual-encoder.ts";
 import { encodeCorpus } from "../encoding/encode-corpus.ts";
 import type { Bm25Index } from "../retrieval/bm25.ts";
 import { TokenizedCorpus } from "../retrieval/tokenized-corpus.ts";
+import { sentencePieceTeacher, type TeacherTokenization } from "./cross-tokenizer-word-level.ts";
 import { readTrainingFile, writeTrainingFile, type TrainingExample } from "./data.ts";
 import { rankerArchOf, trainDebertaRankerStage } from "./deberta-ranker.ts";
 import {
   evaluateSystems, loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, retrieverNegatives, trainRanker,
   trainRetriever, type PipelineConfig, type PipelineData, type SystemRow,
 } from "./pipeline.ts";
+import type { TeacherRanker } from "./retriever-stage.ts";
 
 export const STAGES = ["all", "mine", "ranker", "retriever", "eval"] as const;
 export type Stage = (typeof STAGES)[number];
@@ -86,9 +91,21 @@ async function prepare(cfg: PipelineConfig, mineFile: string, log: (line: string
   return { data, bm25, examples };
 }
 
+/** The teacher of the retriever stage: the ranker and, for one with its own tokenizer (DeBERTa-v3), its tokenization. */
+interface Teacher {
+  ranker: TeacherRanker;
+  tokens: TeacherTokenization | null;
+}
+
+/** Loads `<out>/ranker`: a BERT cross-encoder, or a DeBERTa-v2/v3 one with its SentencePiece tokenizer. */
+function loadTeacher(dir: string, data: PipelineData): Teacher {
+  if (!isDebertaDirectory(dir)) return { ranker: CrossEncoder.load(dir), tokens: null };
+  return { ranker: DebertaCrossEncoder.load(dir), tokens: sentencePieceTeacher(data.docs, SentencePieceTokenizer.fromDirectory(dir)) };
+}
+
 /** Round two: negatives mined with the round-one retriever, and a retriever trained on from round one. */
 async function secondRound(
-  cfg: PipelineConfig, l: Loaded, corpus: TokenizedCorpus, ranker: CrossEncoder | null, first: DualEncoder, log: (line: string) => void,
+  cfg: PipelineConfig, l: Loaded, corpus: TokenizedCorpus, teacher: Teacher | null, first: DualEncoder, log: (line: string) => void,
 ): Promise<Record<string, number>> {
   const file = join(cfg.outputDir, "train-round2.jsonl");
   let examples: TrainingExample[];
@@ -101,7 +118,7 @@ async function secondRound(
     writeTrainingFile(file, examples);
   }
   log(`round 2: ${examples.length} examples with retriever-mined negatives (${file})`);
-  const r2 = await trainRetriever(cfg, l.data, examples, corpus, ranker, l.bm25, "retriever-round2", first);
+  const r2 = await trainRetriever(cfg, l.data, examples, corpus, teacher?.ranker ?? null, l.bm25, "retriever-round2", first, teacher?.tokens ?? null);
   log(`retriever (round 2): ${r2.dir}; dev ${metricsText(r2.dev)}`);
   return r2.dev;
 }
@@ -120,24 +137,25 @@ export async function runPipeline(cfg: PipelineConfig, stage: Stage, options: Ru
   const corpus = new TokenizedCorpus(l.data.docs, tokenizer);
   const dev: { ranker?: Record<string, number>; retriever?: Record<string, number> } = {};
 
-  let ranker: CrossEncoder | null = null;
+  let teacher: Teacher | null = null;
   const rankerDir = join(cfg.outputDir, "ranker");
   if (rankerArchOf(cfg).arch === "deberta-v2" && (stage === "all" || stage === "ranker")) {
     const r = await trainDebertaRankerStage(cfg, l.data, l.bm25, l.examples);
     log(`ranker (deberta-v2): ${r.dir}; dev (BM25 top ${cfg.rerankDepth} reranked) ${metricsText(r.dev)}`);
     dev.ranker = r.dev;
     if (stage === "ranker") return { stage, trainingFile: file, rankerDir: r.dir, dev };
-    throw new Error(`a deberta-v2 ranker (${r.dir}) cannot yet teach the WordPiece retriever (word-level alignment across tokenizers is not implemented); train it with \`md2pr train-ranker\``);
-  }
-  if (stage === "all" || stage === "ranker") {
+    // it teaches the WordPiece retriever through its own SentencePiece ids (word level pooled onto shared words)
+    teacher = { ranker: r.ranker, tokens: sentencePieceTeacher(l.data.docs, r.tokenizer) };
+  } else if (stage === "all" || stage === "ranker") {
     const r = await trainRanker(cfg, l.data, l.bm25, l.examples, corpus);
     log(`ranker: ${r.dir}; dev (BM25 top ${cfg.rerankDepth} reranked) ${metricsText(r.dev)}`);
     dev.ranker = r.dev;
     if (stage === "ranker") return { stage, trainingFile: file, rankerDir: r.dir, dev };
-    ranker = r.ranker;
+    teacher = { ranker: r.ranker, tokens: null };
   } else if (hasRanker(cfg)) {
-    ranker = CrossEncoder.load(rankerDir);
+    teacher = loadTeacher(rankerDir, l.data);
   }
+  const ranker = teacher?.ranker ?? null;
 
   if (stage === "all" || stage === "retriever") {
     const md = cfg.retriever.md2pr;
@@ -147,9 +165,9 @@ export async function runPipeline(cfg: PipelineConfig, stage: Stage, options: Ru
           "or train without a teacher: --alpha 0 --beta 0 --no-filter",
       );
     }
-    const r = await trainRetriever(cfg, l.data, l.examples, corpus, ranker, l.bm25);
+    const r = await trainRetriever(cfg, l.data, l.examples, corpus, ranker, l.bm25, "retriever", null, teacher?.tokens ?? null);
     log(`retriever: ${r.dir}; dev ${metricsText(r.dev)}`);
-    dev.retriever = cfg.secondRound ? await secondRound(cfg, l, corpus, ranker, r.retriever, log) : r.dev;
+    dev.retriever = cfg.secondRound ? await secondRound(cfg, l, corpus, teacher, r.retriever, log) : r.dev;
     if (stage === "retriever") {
       const retrieverDir = cfg.secondRound ? join(cfg.outputDir, "retriever-round2") : r.dir;
       return { stage, trainingFile: file, rankerDir: ranker ? rankerDir : undefined, retrieverDir, dev };
@@ -162,6 +180,6 @@ export async function runPipeline(cfg: PipelineConfig, stage: Stage, options: Ru
   const retriever = DualEncoder.load(retrieverDir);
 
   clearStaleIndex(join(cfg.outputDir, `index-${name}`), retriever.fingerprint(), log);
-  const systems = await evaluateSystems(cfg, l.data, l.bm25, corpus, retriever, ranker, { indexName: name });
+  const systems = await evaluateSystems(cfg, l.data, l.bm25, corpus, retriever, ranker, { indexName: name, rankerCorpus: teacher?.tokens?.corpus });
   return { stage, trainingFile: file, rankerDir: ranker ? rankerDir : undefined, retrieverDir, dev, systems, testQueries: l.data.test.size };
 }

@@ -1,7 +1,8 @@
 /**
  * `md2pr train-ranker --ranker-arch deberta-v2 --ranker-base DIR` on a toy BEIR set: a tiny random DeBERTa-v3
  * cross-encoder with the SentencePiece fixture tokenizer trains with the BM25 lexical prior, is saved in HF's
- * layout with its tokenizer, and is reused by a second run; `train` refuses it as a teacher with a clear error.
+ * layout with its tokenizer, and is reused by a second run; `train` distils the WordPiece retriever from it (every
+ * MD2PR term, its word level pooled onto shared words) and evaluates with it; `train --stage eval` reloads it.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -17,6 +18,9 @@ import { TOY_TOPICS } from "../helpers/toy.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bin = join(root, "bin", "md2pr.js");
+const vocab = existsSync(join(root, "data/vocab/bert-base-uncased-vocab.txt"))
+  ? join(root, "data/vocab/bert-base-uncased-vocab.txt")
+  : join(root, "../shared/data/vocab/bert-base-uncased-vocab.txt");
 
 function md2pr(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -31,7 +35,7 @@ function md2pr(args: readonly string[]): Promise<{ code: number | null; stdout: 
 }
 
 describe("md2pr train-ranker --ranker-arch deberta-v2", () => {
-  it("trains a toy DeBERTa ranker from --ranker-base, saves it with its tokenizer, reranks with it, reuses it, and refuses it as a teacher", async () => {
+  it("trains a toy DeBERTa ranker from --ranker-base, saves it with its tokenizer, reranks with it, reuses it, and teaches the retriever with it", async () => {
     const tmp = mkdtempSync(join(tmpdir(), "md2pr-deberta-cli-"));
     try {
       const data = join(tmp, "toy");
@@ -80,9 +84,17 @@ describe("md2pr train-ranker --ranker-arch deberta-v2", () => {
       const again = await md2pr(["train-ranker", ...args]);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /ranker \(deberta-v2\)/);
-      const teacher = await md2pr(["train", ...args, "--retriever-steps", "1"]);
-      assert.equal(teacher.code, 1);
-      assert.match(teacher.stderr, /cannot yet teach the WordPiece retriever/);
+      const teacher = await md2pr(["train", ...args, "--retriever-steps", "2", "--self-supervised-steps", "0", "--beta", "1", "--hidden", "16", "--layers", "1", "--heads", "2", "--intermediate", "32", "--vocab", vocab]);
+      assert.equal(teacher.code, 0, teacher.stderr);
+      assert.match(teacher.stderr, /retriever: .*retriever; dev ndcg@10 \d\.\d{4}/);
+      const log = readFileSync(join(out, "work", "retriever", "train-log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+      assert.equal(log.length, 2);
+      for (const key of ["l_c", "l_sent", "l_att", "l_hid", "masked_fraction", "loss"]) assert.ok(log.every((r) => Number.isFinite(r[key])), `${key} logged every step`);
+      const systems = (JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { system: string; ndcg10: number }[]).map((r) => r.system);
+      assert.deepEqual(systems, ["bm25", "retriever", "hybrid", "retriever+rerank", "hybrid+rerank", "bm25+rerank"]);
+      const evalAgain = await md2pr(["train", "--stage", "eval", ...args, "--vocab", vocab]);
+      assert.equal(evalAgain.code, 0, evalAgain.stderr);
+      assert.ok(existsSync(join(out, "runs", "hybrid+rerank.trec")));
       const noBase = await md2pr(["train-ranker", ...args.filter((a, i) => a !== "--ranker-base" && args[i - 1] !== "--ranker-base"), "--out", join(tmp, "run2")]);
       assert.equal(noBase.code, 1);
       assert.match(noBase.stderr, /needs --ranker-base DIR/);
