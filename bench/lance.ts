@@ -275,6 +275,16 @@ async function scifact(): Promise<void> {
     add({ set, system: "LanceDB IVF-FLAT + text", setting: `nprobes ${s.nprobes}`, recall10: recall(r.results.map((x) => x[0]!), ids), medianMs: quantile(r.ms, 0.5), p95Ms: quantile(r.ms, 0.95), note: "" });
   }
   store.close();
+  const one = await timed(qids.length, (q) => dense.search(m.data.subarray(q * m.dim, (q + 1) * m.dim), 1, K)[0]!);
+  add({ set, system: "exact (md2pr GEMM)", setting: "one query at a time", recall10: 1, medianMs: quantile(one.ms, 0.5), p95Ms: quantile(one.ms, 0.95), note: "" });
+  const t0 = performance.now();
+  const h = HnswIndex.fromDense(dense, { m: 16, efConstruction: 100 });
+  note(`${set}: hnswlib build (M 16, efC 100, one thread)`, seconds(performance.now() - t0));
+  for (const ef of [32, 128]) {
+    h.setEf(ef);
+    const r = await timed(qids.length, (q) => h.search(m.data.subarray(q * m.dim, (q + 1) * m.dim), 1, K)[0]!);
+    add({ set, system: "hnswlib HNSW", setting: `efSearch ${ef}`, recall10: recall(r.results, ids), medianMs: quantile(r.ms, 0.5), p95Ms: quantile(r.ms, 0.95), note: "" });
+  }
 }
 
 console.error(`kernels: ${kernelsInfo()}; LANCE_CPU_THREADS ${process.env.LANCE_CPU_THREADS}; ${os.cpus().length} CPUs; node ${process.version}`);
