@@ -111,6 +111,10 @@ export const PRETRAIN_FLAGS: readonly ConfigFlag[] = [
   { flags: "--seed <n>", paths: ["seed"], kind: int, description: "random seed" },
   { flags: "--checkpoint-every <n>", paths: ["checkpointEvery"], kind: int, description: "checkpoint every n steps" },
   { flags: "--no-restrict-vocab", paths: ["restrictVocabulary"], kind: sw, description: "keep the whole vocabulary (default: only pieces the corpus uses)" },
+  { flags: "--arch <arch>", paths: ["arch"], kind: { type: "choice", choices: ["bert", "deberta-v2"] }, description: "bert (WordPiece, --vocab), or deberta-v2 (a DeBERTa-v3-style encoder on --spm-model's SentencePiece ids, for --ranker-base)" },
+  { flags: "--spm-model <path>", paths: ["spmModel"], kind: str, description: "deberta-v2: SentencePiece model (spm.model, or a directory with spm.model / tokenizer.json)" },
+  { flags: "--position-buckets <n>", paths: ["positionBuckets"], kind: int, description: "deberta-v2: log buckets of relative positions (default 256)" },
+  { flags: "--max-relative-positions <n>", paths: ["maxRelativePositions"], kind: int, description: "deberta-v2: relative range the buckets cover (default 512)" },
   { flags: "--no-resume", paths: ["resume"], kind: sw, description: "start from scratch, ignoring checkpoints" },
   { flags: "--force-resume", paths: ["forceResume"], kind: sw, description: "resume a checkpoint made with other settings (says what changed)" },
 ];

@@ -120,6 +120,11 @@ export const PretrainConfigSchema = z.object({
   resume: z.boolean(),
   checkpointEvery: count,
   forceResume: z.boolean().optional(),
+  /** Architecture (default bert); deberta-v2 pretrains a DeBERTa-v3-style encoder on `spmModel` (training/deberta-pretrain.ts). */
+  arch: z.enum(["bert", "deberta-v2"]).optional(),
+  spmModel: z.string().min(1).nullable().optional(),
+  positionBuckets: size.optional(),
+  maxRelativePositions: size.optional(),
 }).strict();
 
 type Json = Record<string, unknown>;

@@ -5,6 +5,7 @@
  * buckets, no absolute positions or token types), written as an HF DebertaV2ForMaskedLM directory with its
  * tokenizer (spm.model), which `--ranker-base` accepts (the pooler and classifier then start random).
  */
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { makeDebertaV2Config } from "../models/deberta-config.ts";
 import { DebertaV2ForMaskedLM } from "../models/deberta-mlm.ts";
@@ -17,7 +18,7 @@ import { MlmStage } from "./pretrain.ts";
 export interface DebertaPretrainConfig {
   /** BEIR directory (corpus.jsonl; queries.jsonl texts are added to the MLM data). */
   dataDir: string;
-  /** A directory with spm.model (or a Unigram tokenizer.json) and its tokenizer_config.json. */
+  /** A directory with spm.model (or a Unigram tokenizer.json) and its tokenizer_config.json, or an spm.model file. */
   tokenizerDir: string;
   outputDir: string;
   model: { hiddenSize: number; numHiddenLayers: number; numAttentionHeads: number; intermediateSize: number };
@@ -34,11 +35,18 @@ export interface DebertaPretrainConfig {
   resume: boolean;
 }
 
+/** An spm.model file, or a tokenizer directory (spm.model / tokenizer.json with tokenizer_config.json). */
+function loadSentencePiece(path: string): SentencePieceTokenizer {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (!stat) throw new Error(`${path}: no such SentencePiece model file or tokenizer directory`);
+  return stat.isFile() ? SentencePieceTokenizer.fromModelFile(path) : SentencePieceTokenizer.fromDirectory(path);
+}
+
 export async function runDebertaPretrain(cfg: DebertaPretrainConfig): Promise<{ dir: string; finalLoss: number; logFile: string }> {
   const texts: string[] = [];
   for await (const d of readBeirCorpus(join(cfg.dataDir, "corpus.jsonl"))) texts.push(passageText(d));
   for await (const q of readBeirQueries(join(cfg.dataDir, "queries.jsonl"))) texts.push(q.text);
-  const tokenizer = SentencePieceTokenizer.fromDirectory(cfg.tokenizerDir);
+  const tokenizer = loadSentencePiece(cfg.tokenizerDir);
   if (tokenizer.maskId === undefined) throw new Error(`${cfg.tokenizerDir}: the tokenizer has no [MASK] token (a piece or an added token)`);
   const sequences = texts.map((t) => tokenizer.tokenizeToIds(t)).filter((s) => s.length > 0);
   const config = makeDebertaV2Config({

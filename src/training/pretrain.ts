@@ -92,6 +92,13 @@ export interface PretrainConfig {
   checkpointEvery: number;
   /** Resume a checkpoint made with other settings (the differences are logged). */
   forceResume?: boolean;
+  /** Architecture (default bert); deberta-v2: a DeBERTa-v3-style encoder on SentencePiece ids (deberta-pretrain.ts). */
+  arch?: "bert" | "deberta-v2";
+  /** deberta-v2: the SentencePiece model (an spm.model file, or a directory with spm.model / tokenizer.json). */
+  spmModel?: string | null;
+  /** deberta-v2: log buckets of relative positions and the range they cover (defaults 256 and 512, DeBERTa-v3's). */
+  positionBuckets?: number;
+  maxRelativePositions?: number;
 }
 
 export const DEFAULT_PRETRAIN: PretrainConfig = {

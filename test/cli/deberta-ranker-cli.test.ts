@@ -102,4 +102,41 @@ describe("md2pr train-ranker --ranker-arch deberta-v2", () => {
       rmSync(tmp, { recursive: true, force: true });
     }
   });
+
+  it("md2pr pretrain --arch deberta-v2 --spm-model FILE writes a DeBERTa MLM base that --ranker-base starts a ranker from", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "md2pr-deberta-pretrain-cli-"));
+    try {
+      const data = join(tmp, "toy");
+      mkdirSync(join(data, "qrels"), { recursive: true });
+      writeFileSync(join(data, "corpus.jsonl"), TOY_TOPICS.map(([t, x], i) => JSON.stringify({ _id: `d${i}`, title: t, text: x })).join("\n") + "\n");
+      writeFileSync(join(data, "queries.jsonl"), TOY_TOPICS.map(([t], i) => JSON.stringify({ _id: `q${i}`, text: `what is known about ${t}` })).join("\n") + "\n");
+      const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
+      writeFileSync(join(data, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
+      writeFileSync(join(data, "qrels", "test.tsv"), qrels([6, 7]));
+      const spm = fileURLToPath(new URL("../fixtures/spm-scifact/spm.model", import.meta.url));
+      const base = join(tmp, "deberta-base");
+      const sizes = ["--hidden", "16", "--layers", "1", "--heads", "2", "--intermediate", "32", "--max-length", "24", "--batch-size", "4"];
+      const refused = await md2pr(["pretrain", "--arch", "deberta-v2", "--data", data, "--out", base, "--steps", "2", ...sizes]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /--arch deberta-v2 needs --spm-model/);
+      assert.ok(!existsSync(base), "no output folder is left");
+      const pre = await md2pr(["pretrain", "--arch", "deberta-v2", "--spm-model", spm, "--data", data, "--out", base, "--steps", "3",
+        "--position-buckets", "8", "--max-relative-positions", "32", "--checkpoint-every", "0", ...sizes]);
+      assert.equal(pre.code, 0, pre.stderr);
+      assert.match(pre.stderr, /pretrain: final MLM loss \d+\.\d{4}/);
+      const config = JSON.parse(readFileSync(join(base, "config.json"), "utf8")) as Record<string, unknown>;
+      assert.equal(config.model_type, "deberta-v2");
+      assert.deepEqual(config.architectures, ["DebertaV2ForMaskedLM"]);
+      assert.equal(config.position_buckets, 8);
+      assert.equal(config.hidden_size, 16);
+      assert.ok(existsSync(join(base, "spm.model")));
+      const ranker = await md2pr(["train-ranker", "--data", data, "--out", join(tmp, "run"), "--base", "none", "--ranker-arch", "deberta-v2",
+        "--ranker-base", base, "--ranker-steps", "2", "--batch-size", "2", "--negatives", "2", "--dev-queries", "2", "--mined-negatives", "3",
+        "--max-query-length", "12", "--max-passage-length", "24", "--max-pair-length", "36", "--checkpoint-every", "0"]);
+      assert.equal(ranker.code, 0, ranker.stderr);
+      assert.match(ranker.stderr, /ranker \(deberta-v2\)/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
