@@ -67,6 +67,7 @@ describe("the packed tarball in a fresh project", { timeout: 900_000 }, () => {
     for (const f of ["src", "test", "bench", "runs", "models", "node_modules"].filter((f) => f !== "node_modules")) assert.ok(!files.includes(f), `${f} is not`);
     assert.ok(readdirSync(join(pkg, "dist")).includes("index.d.ts"));
     assert.ok(readdirSync(join(pkg, "native", "src")).includes("gemm.cc"));
+    assert.ok(readdirSync(join(pkg, "dist", "server", "page")).includes("index.html"), "the search page's files are copied beside the compiled server");
   });
 
   it("runs the README example with plain node", async () => {
