@@ -17,7 +17,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEMO_BASE, DEMO_OVERRIDES } from "../src/cli/demo.ts";
+import { DEMO_BASE, DEMO_OVERRIDES, DEMO_RANKER_BASE } from "../src/cli/demo.ts";
 import { TokenizedCorpus } from "../src/retrieval/tokenized-corpus.ts";
 import { evaluateRun } from "../src/retrieval/metrics.ts";
 import { bm25Run, evaluateRetriever, rerankRun, score } from "../src/training/evaluation.ts";
@@ -38,6 +38,10 @@ const { values } = parseArgs({
     out: { type: "string", default: "runs/ablation" },
     variants: { type: "string", default: "contrastive,sentence,word,both,full,full-static,full-margin" },
     shared: { type: "string" },
+    // the retriever's base and warm-up (default: the demo's); the round of results/ablation-scifact.json used
+    // --base models/base-scifact --warmup-steps 200 (the previous demo's MLM base and title warm-up)
+    base: { type: "string", default: DEMO_BASE },
+    "warmup-steps": { type: "string" },
     "runs-only": { type: "boolean", default: false },
     "aggregate-only": { type: "boolean", default: false },
   },
@@ -60,9 +64,13 @@ const variants: Record<string, { alpha: number; beta: number; filter: boolean; s
 const chosen = values.variants!.split(",");
 // The single command that produces every row (the runs may also be split over processes, see above).
 const command = ["node --import tsx tools/ablation-scifact.ts", `--seeds ${values.seeds}`, values.steps ? `--steps ${values.steps}` : "",
-  values.shared ? `--shared ${values.shared}` : "", `--out ${out}`].filter(Boolean).join(" ");
+  values.shared ? `--shared ${values.shared}` : "", values.base !== DEMO_BASE ? `--base ${values.base}` : "",
+  values["warmup-steps"] ? `--warmup-steps ${values["warmup-steps"]}` : "", `--out ${out}`].filter(Boolean).join(" ");
 
-const baseCfg = readPipelineConfig(null, { ...DEMO_OVERRIDES, base: DEMO_BASE, outputDir: values.shared ?? join(out, "shared") });
+const baseCfg = readPipelineConfig(null, {
+  ...DEMO_OVERRIDES, base: values.base!, ranker: { ...DEMO_OVERRIDES.ranker, base: DEMO_RANKER_BASE }, outputDir: values.shared ?? join(out, "shared"),
+});
+if (values["warmup-steps"]) baseCfg.warmup.steps = Number(values["warmup-steps"]);
 if (values.steps) baseCfg.retriever.steps = Number(values.steps);
 const data = await loadPipelineData(baseCfg);
 const bm25 = await loadOrBuildBm25(baseCfg, data.docs);

@@ -64,7 +64,7 @@ export const PIPELINE_FLAGS: readonly ConfigFlag[] = [
   { flags: "--ranker-warmup <n>", paths: ["ranker.warmupSteps"], kind: int, description: "ranker learning-rate warm-up steps" },
   { flags: "--no-lexical-prior", paths: ["ranker.lexicalPrior"], kind: sw, description: "ranker without the BM25 lexical prior" },
   { flags: "--ranker-arch <arch>", paths: ["ranker.arch"], kind: { type: "choice", choices: ["bert", "deberta-v2"] }, description: "ranker architecture: bert, or deberta-v2 (HF DeBERTa-v2/v3 cross-encoder with its SentencePiece tokenizer, from --ranker-base; trains, reranks and teaches the WordPiece retriever, its word level pooled onto shared words)" },
-  { flags: "--ranker-base <dir>", paths: ["ranker.base"], kind: str, description: "the HF DeBERTa-v2/v3 directory a deberta-v2 ranker starts from" },
+  { flags: "--ranker-base <dir>", paths: ["ranker.base"], kind: str, description: "the directory the ranker starts from (default: --base; required for deberta-v2: an HF DeBERTa-v2/v3 directory)" },
   { flags: "--retriever-steps <n>", paths: ["retriever.steps"], kind: int, description: "retriever optimizer steps" },
   { flags: "--retriever-batch-size <n>", paths: ["retriever.batchSize"], kind: int, description: "retriever queries per step" },
   { flags: "--retriever-negatives <n>", paths: ["retriever.negatives"], kind: int, description: "retriever negatives per query" },

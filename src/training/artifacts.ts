@@ -29,7 +29,8 @@ export function stageSettings(cfg: PipelineConfig, stage: string): Record<string
   const common: Record<string, unknown> = Object.fromEntries(COMMON.map((k) => [k, cfg[k]]));
   // paths as absolute paths, so `data/x` and `./data/x` are one setting
   for (const k of ["dataDir", "base", "vocabFile"] as const) if (typeof cfg[k] === "string") common[k] = resolve(cfg[k]);
-  if (stage === "ranker") return { ...common, ranker: cfg.ranker };
+  // the ranker starts from ranker.base when that is set (the retriever from base)
+  if (stage === "ranker") return { ...common, base: cfg.ranker.base ? resolve(cfg.ranker.base) : common.base, ranker: cfg.ranker };
   const encoder = { shared: cfg.retriever.shared, pooling: cfg.retriever.pooling, similarity: cfg.retriever.similarity };
   if (stage === "warm-up" || stage.endsWith("-warmup")) return { ...common, warmup: cfg.warmup, retriever: encoder };
   return { ...common, warmup: cfg.warmup, ranker: cfg.ranker, retriever: cfg.retriever };

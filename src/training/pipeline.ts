@@ -63,7 +63,8 @@ export interface PipelineConfig {
   minedNegatives: number;
   /** Self-supervised warm-up of the retriever before the labelled stage (steps 0: off). */
   warmup: StageTraining & { kinds: PairKind[] };
-  ranker: StageTraining & { lexicalPrior: boolean };
+  /** `base`: the directory the ranker starts from (default: the pipeline's `base`); `arch`: bert or deberta-v2. */
+  ranker: StageTraining & { lexicalPrior: boolean; arch?: "bert" | "deberta-v2"; base?: string | null };
   retriever: StageTraining & { shared: boolean; pooling: Pooling; similarity: Similarity; md2pr: Md2prOptions };
   /** Re-mine negatives with the trained retriever and train a second round. */
   secondRound: boolean;
@@ -204,8 +205,9 @@ export async function trainRanker(cfg: PipelineConfig, data: PipelineData, bm25:
     const ranker = CrossEncoder.load(dir);
     return { ranker, dir, dev: await evaluate(ranker) };
   }
-  const ranker = cfg.base
-    ? CrossEncoder.load(cfg.base, { lexicalPrior: cfg.ranker.lexicalPrior, seed: cfg.seed })
+  const from = rankerBase(cfg);
+  const ranker = from
+    ? CrossEncoder.load(from, { lexicalPrior: cfg.ranker.lexicalPrior, seed: cfg.seed })
     : CrossEncoder.random(randomConfig(cfg, corpus.tokenizer), cfg.seed, cfg.ranker.lexicalPrior);
   if (cfg.ranker.steps > 0) {
     const rankerStage = new RankerStage(ranker, examples, corpus, {
@@ -217,6 +219,11 @@ export async function trainRanker(cfg: PipelineConfig, data: PipelineData, bm25:
   }
   saveRankerFolder(dir, ranker, corpus, cfg);
   return { ranker, dir, dev: await evaluate(ranker) };
+}
+
+/** The directory the ranker starts from: `ranker.base` when set, else the pipeline's `base`. */
+export function rankerBase(cfg: PipelineConfig): string | null {
+  return cfg.ranker.base ?? cfg.base;
 }
 
 export interface RetrieverResult {
