@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Bm25Index } from "../retrieval/bm25.ts";
-import { DEFAULT_FUSION, hybridFuse, readRecordedFusion, rerank, type Fusion } from "../retrieval/fusion.ts";
+import { DEFAULT_FUSION, hybridFuse, readRecordedFusion, rerank, type Fusion, type RecordedFusion } from "../retrieval/fusion.ts";
 import type { SearchHit } from "../retrieval/metrics.ts";
 import { passageText, type CorpusText } from "../retrieval/tokenized-corpus.ts";
 import { bm25LexicalScorer } from "../training/lexical.ts";
@@ -44,7 +44,7 @@ export interface SearchOptions {
   readonly mode?: SearchMode;
   /** Hybrid: how BM25 and dense lists are combined (default: the fusion recorded next to the retriever, else RRF k 60). */
   readonly fusion?: Fusion;
-  /** Hybrid: results taken from each list before fusion (default max(k, 100)). */
+  /** Hybrid: results taken from each list before fusion (default: the depth recorded with the fusion in fusion.json, else 100). */
   readonly fusionDepth?: number;
   /** Rerank the top `rerankDepth` first-stage results with the ranker (default: true when a ranker is loaded). */
   readonly rerank?: boolean;
@@ -70,7 +70,7 @@ export interface SearchResult {
 type Hits = readonly SearchHit[];
 
 export class Searcher {
-  private readonly recordedFusion: { hybrid: Fusion; rerank: Fusion | null } | null;
+  private readonly recordedFusion: RecordedFusion | null;
   /** BM25 scores of (query, passages), for a ranker with the lexical prior. */
   private readonly lexical: LexicalScorer | null;
 
@@ -145,7 +145,8 @@ export class Searcher {
     if (doRerank && !this.ranker) throw new Error("Searcher: rerank needs a ranker");
     const rerankDepth = Math.max(k, options.rerankDepth ?? 100);
     const firstK = doRerank ? rerankDepth : k;
-    const depth = mode === "hybrid" ? Math.max(firstK, options.fusionDepth ?? 100) : firstK;
+    // the depth the recorded fusion was chosen at: normalized scores depend on how deep each list goes
+    const depth = mode === "hybrid" ? Math.max(firstK, options.fusionDepth ?? this.recordedFusion?.fusionDepth ?? 100) : firstK;
 
     const texts = new Map<string, CorpusText>();
     const dense = mode === "bm25" ? null : await this.denseHits(list, depth, options, texts);

@@ -216,6 +216,14 @@ export async function rerank<C extends SearchHit>(
   return out;
 }
 
+/** What `readRecordedFusion` returns: the chosen fusions and the list depth they were chosen at. */
+export interface RecordedFusion {
+  hybrid: Fusion;
+  rerank: Fusion | null;
+  /** Results taken from each list before fusion when the choice was made (null: not recorded). */
+  fusionDepth: number | null;
+}
+
 /** The file, next to a retriever, where the pipeline records the fusions it chose on the dev split. */
 export const FUSION_FILE = "fusion.json";
 
@@ -223,10 +231,10 @@ export const FUSION_FILE = "fusion.json";
  * Reads the fusions recorded in `<dir>/fusion.json` (the hybrid's, and the ranker's over the hybrid when there was
  * a ranker); null when the file does not exist. A malformed file is an error naming it and the field.
  */
-export function readRecordedFusion(dir: string): { hybrid: Fusion; rerank: Fusion | null } | null {
+export function readRecordedFusion(dir: string): RecordedFusion | null {
   const file = join(dir, FUSION_FILE);
   if (!existsSync(file)) return null;
-  let json: { hybrid?: { fusion?: unknown }; rerank?: { fusion?: unknown } | null };
+  let json: { hybrid?: { fusion?: unknown }; rerank?: { fusion?: unknown } | null; fusionDepth?: unknown };
   try {
     json = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
@@ -235,5 +243,6 @@ export function readRecordedFusion(dir: string): { hybrid: Fusion; rerank: Fusio
   return {
     hybrid: validateFusion(json.hybrid?.fusion, `${file}: hybrid.fusion`),
     rerank: json.rerank ? validateFusion(json.rerank.fusion, `${file}: rerank.fusion`) : null,
+    fusionDepth: typeof json.fusionDepth === "number" && Number.isInteger(json.fusionDepth) && json.fusionDepth > 0 ? json.fusionDepth : null,
   };
 }
