@@ -228,15 +228,16 @@ describe("md2pr CLI", { concurrency: true }, () => {
       writeFileSync(join(dir, "queries.jsonl"), '{"_id":"q1","text":"x"}\n{"_id":"q2"}\n');
       const [corpus, queries, qrels, noIndex] = await Promise.all([
         md2pr(["bm25", "--corpus", join(dir, "corpus.jsonl"), "--out", join(dir, "bm25")]),
-        md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(dir, "queries.jsonl"), "--out", join(dir, "r.trec")]),
-        md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(scifact, "queries.jsonl"), "--qrels", join(dir, "nope.tsv"), "--out", join(dir, "r.trec")]),
-        md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(scifact, "queries.jsonl"), "--out", join(dir, "r.trec")]),
+        // each its own --out: one writer per output (a shared one would be refused by the output lock, not checked here)
+        md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(dir, "queries.jsonl"), "--out", join(dir, "r1.trec")]),
+        md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(scifact, "queries.jsonl"), "--qrels", join(dir, "nope.tsv"), "--out", join(dir, "r2.trec")]),
+        md2pr(["search", "--bm25", join(dir, "no-index"), "--queries", join(scifact, "queries.jsonl"), "--out", join(dir, "r3.trec")]),
       ]);
       fails(corpus, "bm25", /corpus\.jsonl:3: malformed JSON/);
       fails(queries, "search", /queries\.jsonl:2: missing field "text"/);
       fails(qrels, "search", /qrels file not found: .*nope\.tsv/);
       fails(noIndex, "search", /BM25 index directory not found: .*no-index/);
-      assert.ok(!existsSync(join(dir, "bm25")) && !existsSync(join(dir, "r.trec")), "nothing written on failure");
+      assert.ok(!existsSync(join(dir, "bm25")) && !["r1", "r2", "r3"].some((r) => existsSync(join(dir, `${r}.trec`))), "nothing written on failure");
     });
   });
 
