@@ -42,12 +42,17 @@ describe("one writer per output", () => {
 
   it("two real writers at once: exactly one runs, the other is refused", async () => {
     const out = join(tmp, "race");
-    // Started together, the two reach the lock within milliseconds of each other; the winner then trains for about a second.
-    const args = ["train-ranker", "--data", data, "--out", out, ...tinyFlags(300, 0)];
-    const [a, b] = await Promise.all([md2pr(args), md2pr(args)]);
-    const codes = [a.code, b.code].sort();
-    assert.deepEqual(codes, [0, 1], `one succeeds, one is refused\n${a.stderr}\n${b.stderr}`);
-    refused(a.code === 1 ? a : b, "train-ranker", /is being written by another md2pr process \(pid \d+/);
+    // The second starts once the first holds the lock (started together, on a loaded machine the first could finish
+    // before the second reaches the lock); the first then trains for several seconds.
+    const args = ["train-ranker", "--data", data, "--out", out, ...tinyFlags(3000, 0)];
+    const first = md2pr(args);
+    const t0 = Date.now();
+    while (!existsSync(lockPathFor(out)) && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(existsSync(lockPathFor(out)), "the first writer holds the lock");
+    const b = await md2pr(args);
+    const a = await first;
+    assert.deepEqual([a.code, b.code], [0, 1], `the first succeeds, the second is refused\n${a.stderr}\n${b.stderr}`);
+    refused(b, "train-ranker", /is being written by another md2pr process \(pid \d+/);
     assert.ok(existsSync(join(out, "ranker", "model.safetensors")));
     assert.deepEqual(tempLeftovers(out), []);
   });
