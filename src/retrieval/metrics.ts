@@ -359,17 +359,24 @@ export async function readTrecRun(file: string): Promise<Run> {
     if (!/^-?\d+$/.test(rank)) throw new DataFormatError(file, lineNo, `rank "${rank}" is not an integer`);
     const s = Number(score);
     if (!Number.isFinite(s)) throw new DataFormatError(file, lineNo, `score "${score}" is not a number`);
-    let hits = run.get(qid);
-    let ids = seen.get(qid);
-    if (!hits || !ids) {
-      run.set(qid, (hits = []));
-      seen.set(qid, (ids = new Set()));
-    }
-    if (ids.has(docid)) throw new DataFormatError(file, lineNo, `document "${docid}" appears twice for query "${qid}"`);
-    ids.add(docid);
-    hits.push({ id: docid, score: s, rank: Number(rank) });
+    addRunHit(run, seen, qid, { id: docid, score: s, rank: Number(rank) }, "document", file, lineNo);
   }
   return run;
+}
+
+/** Appends a run file's hit to its query's list; a document listed twice for one query is an error naming the line. */
+function addRunHit(
+  run: Map<string, SearchHit[]>, seen: Map<string, Set<string>>, qid: string, hit: SearchHit, noun: string, file: string, lineNo: number,
+): void {
+  let hits = run.get(qid);
+  let ids = seen.get(qid);
+  if (!hits || !ids) {
+    run.set(qid, (hits = []));
+    seen.set(qid, (ids = new Set()));
+  }
+  if (ids.has(hit.id)) throw new DataFormatError(file, lineNo, `${noun} "${hit.id}" appears twice for query "${qid}"`);
+  ids.add(hit.id);
+  hits.push(hit);
 }
 
 /**
@@ -386,15 +393,7 @@ export async function readMsMarcoRun(file: string): Promise<Run> {
     if (f.length !== 3) throw new DataFormatError(file, lineNo, `MS MARCO run: expected 3 fields "qid pid rank", got ${f.length}`);
     const [qid, pid, rank] = f as [string, string, string];
     if (!/^\d+$/.test(rank) || Number(rank) < 1) throw new DataFormatError(file, lineNo, `rank "${rank}" is not a positive integer`);
-    let hits = run.get(qid);
-    let ids = seen.get(qid);
-    if (!hits || !ids) {
-      run.set(qid, (hits = []));
-      seen.set(qid, (ids = new Set()));
-    }
-    if (ids.has(pid)) throw new DataFormatError(file, lineNo, `passage "${pid}" appears twice for query "${qid}"`);
-    ids.add(pid);
-    hits.push({ id: pid, score: -Number(rank), rank: Number(rank) });
+    addRunHit(run, seen, qid, { id: pid, score: -Number(rank), rank: Number(rank) }, "passage", file, lineNo);
   }
   return run;
 }
