@@ -66,6 +66,8 @@ export interface RerankRunOptions {
   fusion?: Fusion;
   /** Called after each query (progress). */
   onQuery?: (done: number) => void;
+  /** Pairs per ranker forward pass (default 64). */
+  batchSize?: number;
 }
 
 /**
@@ -78,11 +80,12 @@ export async function rerankRun(
   lengths: PairLengths, lexical?: LexicalScorer, options: RerankRunOptions = {},
 ): Promise<Map<string, SearchHit[]>> {
   const out = new Map<string, SearchHit[]>();
+  const batchSize = options.batchSize ?? 64;
   for (const [qid, hits] of first) {
     const query = queries.get(qid)!;
     const scorer = async (batch: readonly SearchHit[]): Promise<Float32Array> =>
-      scorePairs(ranker, corpus, query, batch.map((h) => h.id), lengths, 64, lexical);
-    const ranked = await rerank(sortHits(hits), scorer, { depth, batchSize: 64, fusion: options.fusion });
+      scorePairs(ranker, corpus, query, batch.map((h) => h.id), lengths, batchSize, lexical);
+    const ranked = await rerank(sortHits(hits), scorer, { depth, batchSize, fusion: options.fusion });
     const head = ranked.slice(0, depth).map((h) => ({ id: h.id, score: h.score }));
     let floor = Math.min(...head.map((h) => h.score));
     const tail = ranked.slice(depth).map((h) => ({ id: h.id, score: (floor -= 1) }));

@@ -1,11 +1,13 @@
 /** `md2pr rerank`: re-scores the top of a TREC run with the ranker (cross-encoder). */
 import type { Command } from "commander";
 import { Bm25Index } from "../../retrieval/bm25.ts";
-import { readTrecRun, sortHits, writeTrecRun, type SearchHit } from "../../retrieval/metrics.ts";
+import { readTrecRun, writeTrecRun, type SearchHit } from "../../retrieval/metrics.ts";
 import { RankerCorpus } from "../../training/ranker-corpus.ts";
 import { bm25LexicalScorer } from "../../training/lexical.ts";
 import { DEFAULT_PIPELINE } from "../../training/pipeline.ts";
-import { scorePairs, type LexicalScorer } from "../../training/ranker-stage.ts";
+import { rerankRun } from "../../training/evaluation.ts";
+import { truncateRun } from "../../training/fusion-choice.ts";
+import type { LexicalScorer } from "../../training/ranker-stage.ts";
 import { startProgress } from "../../util/progress.ts";
 import { claimOutput, looksLikeTrecRun } from "../../util/output.ts";
 import { checkArtifactSet, corpusFingerprint } from "../../util/provenance.ts";
@@ -82,17 +84,14 @@ export function rerankCommand(): Command {
       }
       const corpus = new RankerCorpus(docs, tokenizer);
       const pairLengths = { maxQueryLength: o.maxQueryLength, maxPassageLength: o.maxPassageLength, maxPairLength: o.maxPairLength };
-      const out = new Map<string, SearchHit[]>();
       const progress = startProgress("rerank", first.size, 0, "queries");
       const t0 = Date.now();
+      let out: Map<string, SearchHit[]>;
       try {
-        let done = 0;
-        for (const [qid, hits] of first) {
-          const ids = sortHits(hits).slice(0, o.depth).map((h) => h.id);
-          const scores = scorePairs(model, corpus, queries.get(qid)!, ids, pairLengths, o.batchSize, lexical);
-          out.set(qid, ids.map((id, i) => ({ id, score: scores[i]! })));
-          progress.update(++done);
-        }
+        // the one rerank path (training/evaluation.ts -> retrieval/fusion.ts); passages below --depth are dropped
+        out = await rerankRun(model, corpus, queries, truncateRun(first, o.depth), o.depth, pairLengths, lexical, {
+          batchSize: o.batchSize, onQuery: (done) => progress.update(done),
+        });
       } finally {
         progress.stop();
       }
