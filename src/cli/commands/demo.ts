@@ -24,7 +24,7 @@ export function demoCommand(): Command {
     "md2pr demo --out runs/demo",
   );
   cmd
-    .option("--from-scratch", "pretrain the base BERT by MLM first instead of using models/base-scifact")
+    .option("--from-scratch", "make both bases first (MLM, then contrastive pretraining) instead of using models/base-scifact and models/base-scifact-cpt")
     .option("--out <dir>", "output directory", "runs/demo")
     .option("--config <file>", "JSON pipeline config over the demo's settings")
     .option("--seed <n>", "random seed", parseIntArg, 0)
