@@ -24,5 +24,7 @@ export function writeSyntheticRun(dir: string, steps = 40): void {
     { system: "bm25", ndcg10: 0.66, mrr10: 0.62, recall100: 0.9, run: "x" },
     { system: "retriever", ndcg10: 0.52, mrr10: 0.48, recall100: 0.85, run: "y" },
   ]));
-  writeFileSync(join(dir, "ablation.json"), readFileSync(join(root, "results", "ablation-scifact.json")));
+  // a fixed ablation file (issue 3's: 5 variants x 3 seeds + the ranker), not the live results/ablation-scifact.json,
+  // whose rows change with each round
+  writeFileSync(join(dir, "ablation.json"), readFileSync(join(root, "test", "fixtures", "report", "ablation-3seeds.json")));
 }
