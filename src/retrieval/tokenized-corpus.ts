@@ -14,11 +14,23 @@ export function passageText(doc: CorpusText): string {
   return doc.title ? `${doc.title} ${doc.text}` : doc.text;
 }
 
-export class TokenizedCorpus {
+/** What a corpus needs of a tokenizer: a text's ids (without specials) and the special ids. */
+export interface PieceTokenizer {
+  tokenizeToIds(text: string): number[];
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+}
+
+/**
+ * The corpus tokenized by `T`: by default the retriever's WordPiece tokenizer; a ranker with its own vocabulary (a
+ * DeBERTa-v3's SentencePiece) gets its own (training/ranker-corpus.ts).
+ */
+export class TokenizedCorpus<T extends PieceTokenizer = WordPieceTokenizer> {
   readonly ids: string[];
   private readonly pieces = new Map<string, readonly number[]>();
 
-  constructor(readonly docs: ReadonlyMap<string, CorpusText>, readonly tokenizer: WordPieceTokenizer, readonly maxPieces = 512) {
+  constructor(readonly docs: ReadonlyMap<string, CorpusText>, readonly tokenizer: T, readonly maxPieces = 512) {
     this.ids = [...docs.keys()];
   }
 
