@@ -4,9 +4,10 @@
  * one with the best dev nDCG@10 (ties: the first in grid order) is kept. Used for the hybrid first stage (BM25 +
  * dense) and for the final score of hybrid+rerank (first stage + ranker).
  */
-import { describeFusion, fuseTwo, SCORE_NORMALIZATIONS, type Fusion } from "../retrieval/fusion.ts";
+import { describeFusion, SCORE_NORMALIZATIONS, type Fusion } from "../retrieval/fusion.ts";
 import { evaluateRun, sortHits, type Run, type SearchHit } from "../retrieval/metrics.ts";
 import type { Qrels } from "../retrieval/readers.ts";
+import { hybridRun } from "./evaluation.ts";
 
 export interface FusionTrial {
   fusion: string;
@@ -41,13 +42,6 @@ export function fusionGrid(): Fusion[] {
   return grid;
 }
 
-/** Fuses two runs query by query (the first run's queries), keeping the top `depth` of each fused list. */
-export function fuseRuns(first: Run, second: Run, fusion: Fusion, depth: number): Map<string, SearchHit[]> {
-  const out = new Map<string, SearchHit[]>();
-  for (const [qid, hits] of first) out.set(qid, fuseTwo(hits, second.get(qid) ?? [], fusion, depth));
-  return out;
-}
-
 /** Tries every fusion of `grid` on the dev runs and returns the best by nDCG@10 (ties: the earlier). */
 export function chooseFusion(first: Run, second: Run, devQrels: Qrels, grid: readonly Fusion[] = fusionGrid(), depth = 1000): FusionChoice {
   if (grid.length === 0) throw new Error("chooseFusion: empty grid");
@@ -55,7 +49,7 @@ export function chooseFusion(first: Run, second: Run, devQrels: Qrels, grid: rea
   const trials: FusionTrial[] = [];
   let best = -1;
   for (const fusion of grid) {
-    const mean = evaluateRun(fuseRuns(first, second, fusion, depth), devQrels, [...metrics]).mean;
+    const mean = evaluateRun(hybridRun(first, second, depth, fusion), devQrels, [...metrics]).mean;
     trials.push({ fusion: describeFusion(fusion), "ndcg@10": mean["ndcg@10"]!, "mrr@10": mean["mrr@10"]!, "recall@100": mean["recall@100"]! });
     if (best < 0 || mean["ndcg@10"]! > trials[best]!["ndcg@10"]) best = trials.length - 1;
   }

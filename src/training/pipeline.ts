@@ -349,7 +349,8 @@ export async function chooseHybrid(
   if (ranker) {
     const first = truncateRun(hybridRun(lexical, dense, cfg.fusionDepth, hybrid.fusion), cfg.hybridRerankDepth);
     const prior = ranker.lexicalWeight ? bm25LexicalScorer(bm25) : undefined;
-    const rankerScores = truncateRun(await rerankRun(ranker, rankerCorpus, devQueries, first, cfg.hybridRerankDepth, cfg.lengths, prior), cfg.hybridRerankDepth);
+    // `first` holds the top hybridRerankDepth only, so the ranker scores them all
+    const rankerScores = await rerankRun(ranker, rankerCorpus, devQueries, first, cfg.hybridRerankDepth, cfg.lengths, prior);
     rerank = chooseFusion(first, rankerScores, data.dev, fusionGrid(), cfg.hybridRerankDepth);
   }
   const record: HybridChoice & { chosenOn: string } = {

@@ -4,7 +4,8 @@ import {
   convexFusion, DEFAULT_FUSION, describeFusion, fuseTwo, hybridFuse, hybridSearch, minMaxNormalize, reciprocalRankFusion, rerank,
   validateFusion, zScoreNormalize,
 } from "../../src/retrieval/fusion.ts";
-import { chooseFusion, fuseRuns, fusionGrid } from "../../src/training/fusion-choice.ts";
+import { hybridRun } from "../../src/training/evaluation.ts";
+import { chooseFusion, fusionGrid } from "../../src/training/fusion-choice.ts";
 import type { SearchHit } from "../../src/retrieval/metrics.ts";
 
 const close = (a: number, b: number, eps = 1e-12) => assert.ok(Math.abs(a - b) < eps, `${a} != ${b}`);
@@ -107,7 +108,7 @@ test("chooseFusion: picks the best dev nDCG@10 of the grid and reports every tri
   // the first trial reaching the best: no earlier trial is as good
   const firstBest = choice.trials.findIndex((t) => t["ndcg@10"] === 1);
   assert.equal(describeFusion(choice.fusion), choice.trials[firstBest]!.fusion);
-  assert.equal(fuseRuns(first, second, choice.fusion, 10).get("q1")![0]!.id, "r1");
+  assert.equal(hybridRun(first, second, 10, choice.fusion).get("q1")![0]!.id, "r1");
   // the BM25 side alone (convex weight 0) is worse than the choice
   const bm25Only = choice.trials.find((t) => t.fusion === "convex-minmax w=0.00")!;
   assert.ok(bm25Only["ndcg@10"] < 1);
