@@ -350,10 +350,7 @@ export async function writeTrecRun(file: string, run: Run, tag: string, opts: { 
 export async function readTrecRun(file: string): Promise<Run> {
   const run = new Map<string, SearchHit[]>();
   const seen = new Map<string, Set<string>>();
-  for await (const { text, lineNo } of readLines(file)) {
-    const line = text.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const f = line.split(/\s+/);
+  for await (const { fields: f, lineNo } of runFileFields(file)) {
     if (f.length < 6) throw new DataFormatError(file, lineNo, `TREC run: expected 6 fields "qid Q0 docid rank score tag", got ${f.length}`);
     const [qid, , docid, rank, score] = f as [string, string, string, string, string];
     if (!/^-?\d+$/.test(rank)) throw new DataFormatError(file, lineNo, `rank "${rank}" is not an integer`);
@@ -362,6 +359,14 @@ export async function readTrecRun(file: string): Promise<Run> {
     addRunHit(run, seen, qid, { id: docid, score: s, rank: Number(rank) }, "document", file, lineNo);
   }
   return run;
+}
+
+/** A run file's white-space separated fields per line, blank lines and `#` comment lines skipped (trec_eval's leniency). */
+async function* runFileFields(file: string): AsyncGenerator<{ fields: string[]; lineNo: number }> {
+  for await (const { text, lineNo } of readLines(file)) {
+    const line = text.trim();
+    if (line !== "" && !line.startsWith("#")) yield { fields: line.split(/\s+/), lineNo };
+  }
 }
 
 /** Appends a run file's hit to its query's list; a document listed twice for one query is an error naming the line. */
@@ -386,10 +391,7 @@ function addRunHit(
 export async function readMsMarcoRun(file: string): Promise<Run> {
   const run = new Map<string, SearchHit[]>();
   const seen = new Map<string, Set<string>>();
-  for await (const { text, lineNo } of readLines(file)) {
-    const line = text.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const f = line.split(/\s+/);
+  for await (const { fields: f, lineNo } of runFileFields(file)) {
     if (f.length !== 3) throw new DataFormatError(file, lineNo, `MS MARCO run: expected 3 fields "qid pid rank", got ${f.length}`);
     const [qid, pid, rank] = f as [string, string, string];
     if (!/^\d+$/.test(rank) || Number(rank) < 1) throw new DataFormatError(file, lineNo, `rank "${rank}" is not a positive integer`);
