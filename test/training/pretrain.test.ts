@@ -12,6 +12,7 @@ import { DualEncoder } from "../../src/models/dual-encoder.ts";
 import { passageText } from "../../src/retrieval/tokenized-corpus.ts";
 import { runTrainingLoop } from "../../src/training/loop.ts";
 import { MlmStage } from "../../src/training/pretrain.ts";
+import { rankerPretrainSet, sourceDocId } from "../../src/training/ranker-pretrain.ts";
 import { selfSupervisedPairs, splitSentences } from "../../src/training/self-supervised.ts";
 import { toySet } from "../helpers/toy.ts";
 
@@ -64,5 +65,34 @@ describe("self-supervised pairs", () => {
     const ict = set.examples[1]!;
     const rest = set.docs.get(ict.positiveIds[0]!)!.text;
     assert.ok(!rest.includes(ict.query), "the ICT query sentence is removed from its positive");
+  });
+});
+
+describe("ranker pretraining set", () => {
+  it("mines BM25 negatives within each kind's pseudo-corpus, never from the query's own source document", async () => {
+    const docs = new Map<string, { title: string; text: string }>();
+    const topics = ["kinase signalling in tumour cells", "vaccine antibody response", "gut microbiome diet", "sleep memory consolidation"];
+    for (let i = 0; i < 12; i++) {
+      const t = topics[i % topics.length]!;
+      docs.set(`d${i}`, { title: `${t} study ${i}`, text: `We studied ${t}. The ${t} result ${i} was clear. Methods for ${t} are given. Numbers ${i} follow.` });
+    }
+    const set = await rankerPretrainSet(docs, ["title", "ict"], 5, 0);
+    assert.equal(set.examples.length, 24);
+    assert.deepEqual([...set.indexes.keys()], ["title", "ict"]);
+    assert.equal(sourceDocId("ss-ict:d10:2"), "d10");
+    assert.equal(sourceDocId("ss-abs:d7"), "d7");
+    assert.equal(sourceDocId("ss-title:d7"), "d7");
+    for (const e of set.examples) {
+      const kind = e.queryId.startsWith("ss-ict") ? "ss-ict:" : "ss-abs:";
+      assert.ok(e.negativeIds.length === 5, `${e.queryId}: ${e.negativeIds.length} negatives`);
+      for (const n of e.negativeIds) {
+        assert.ok(n.startsWith(kind), `${e.queryId}: negative ${n} of another kind`);
+        assert.notEqual(sourceDocId(n), sourceDocId(e.queryId), `${e.queryId}: its own source as a negative`);
+        assert.ok(set.docs.has(n));
+      }
+    }
+    // same-topic documents rank first for a title query (BM25), so its negatives are hard ones
+    const t0 = set.examples.find((e) => e.queryId === "ss-title:d0")!;
+    assert.ok(["d4", "d8"].includes(sourceDocId(t0.negativeIds[0]!)), t0.negativeIds.join(","));
   });
 });
