@@ -4,9 +4,11 @@
  * abstract, inverse cloze); each kind is its own pseudo-corpus with its own BM25 index, from which every pseudo-query
  * gets BM25 hard negatives of the same kind (so no surface cue, such as a missing title or a missing sentence, tells
  * the positive apart), never a pseudo-passage of the query's own source document. The loss is the ranker's
- * listwise softmax over [d+, d1-..dn-] with the BM25 lexical prior, as in the labelled stage (ranker-stage.ts).
- * The result is a cross-encoder directory (bert.*, classifier.*, the prior's weight) that `ranker.base` starts
- * the labelled ranker from.
+ * listwise softmax over [d+, d1-..dn-] (ranker-stage.ts), by default on the neural score alone: with the BM25
+ * prior, title queries are so easy for BM25 that the softmax saturates and the neural term learns nothing (dev:
+ * the fine-tuned ranker then reranks exactly as BM25). The result is a cross-encoder directory (bert.*,
+ * classifier.*, and the prior's weight when trained with it) that `ranker.base` starts the labelled ranker from;
+ * the labelled stage adds the prior (lambda from 1) when the base has none.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -34,6 +36,8 @@ export interface RankerPretrainConfig {
   minedNegatives: number;
   learningRate: number;
   kinds: PairKind[];
+  /** Train with the BM25 lexical prior (as the labelled stage does), or the neural score alone. */
+  lexicalPrior: boolean;
   lengths: PipelineConfig["lengths"];
   seed: number;
 }
@@ -46,6 +50,7 @@ export const DEFAULT_RANKER_PRETRAIN: Omit<RankerPretrainConfig, "from" | "outpu
   minedNegatives: 30,
   learningRate: 1e-3,
   kinds: ["title", "ict"],
+  lexicalPrior: false,
   lengths: { maxQueryLength: 32, maxPassageLength: 96, maxPairLength: 128 },
   seed: 0,
 };
@@ -102,9 +107,10 @@ export async function runRankerPretrain(c: RankerPretrainConfig, command: string
   const data = await loadPipelineData(cfg);
   const set = await rankerPretrainSet(data.docs, c.kinds, c.minedNegatives, c.seed);
   const corpus = new TokenizedCorpus(set.docs, loadTokenizer(cfg));
-  const ranker = CrossEncoder.load(c.from, { lexicalPrior: true, seed: c.seed });
+  const ranker = CrossEncoder.load(c.from, { lexicalPrior: c.lexicalPrior, seed: c.seed });
   const stage = new RankerStage(ranker, set.examples, corpus, {
-    batchSize: c.batchSize, negatives: c.negatives, lengths: c.lengths, seed: c.seed, lexical: pseudoLexicalScorer(set.indexes),
+    batchSize: c.batchSize, negatives: c.negatives, lengths: c.lengths, seed: c.seed,
+    ...(c.lexicalPrior ? { lexical: pseudoLexicalScorer(set.indexes) } : {}),
   });
   await runTrainingLoop(stage, {
     outputDir: join(`${c.outputDir}-work`, "work", "ranker-pretrain"), steps: c.steps, gradientAccumulation: 1,
@@ -116,7 +122,7 @@ export async function runRankerPretrain(c: RankerPretrainConfig, command: string
     ranker.save(tmp, { md2pr_stage: "pretrain-ranker" });
     corpus.tokenizer.save(tmp);
     writeJsonAtomic(join(tmp, "md2pr-pretrain.json"), {
-      command, objective: "cross-encoder listwise softmax (1 positive + BM25 negatives of the same kind, BM25 lexical prior) on self-supervised pairs of the corpus",
+      command, objective: `cross-encoder listwise softmax (1 positive + BM25 negatives of the same kind${c.lexicalPrior ? ", BM25 lexical prior" : ""}) on self-supervised pairs of the corpus`,
       config: c, seconds, examples: set.examples.length, log: `${c.outputDir}-work/work/ranker-pretrain/train-log.jsonl (not shipped)`,
     });
   });
