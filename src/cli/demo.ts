@@ -14,7 +14,7 @@ import {
   evaluateSystems, loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, readPipelineConfig,
   trainRanker, trainRetriever, type PipelineConfig, type SystemRow,
 } from "../training/pipeline.ts";
-import { DEFAULT_CONTRASTIVE_PRETRAIN, runContrastivePretrain } from "../training/contrastive-pretrain.ts";
+import { DEFAULT_CONTRASTIVE_PRETRAIN, runContrastiveRounds, SHIPPED_CONTRASTIVE_ROUNDS } from "../training/contrastive-pretrain.ts";
 import { DEFAULT_PRETRAIN, runPretrain } from "../training/pretrain.ts";
 import { writeReport } from "../report/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
@@ -33,7 +33,7 @@ export interface DemoOptions {
 export const DEMO_OVERRIDES = {
   lengths: { maxQueryLength: 32, maxPassageLength: 96, maxPairLength: 128 },
   ranker: { steps: 300, batchSize: 8, negatives: 7, learningRate: 1e-3, warmupSteps: 30 },
-  retriever: { steps: 300, batchSize: 16, negatives: 3, learningRate: 1e-3, warmupSteps: 30 },
+  retriever: { steps: 500, batchSize: 16, negatives: 3, learningRate: 1e-3, warmupSteps: 50 },
   // The retriever starts from the contrastive-pretrained base, which already had (a longer) self-supervised warm-up.
   warmup: { steps: 0 },
   rerankDepth: 20,
@@ -61,8 +61,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       log(`pretraining a base BERT by MLM into ${rankerBase} (--from-scratch)`);
       await runPretrain({ ...DEFAULT_PRETRAIN, ...DEMO_PRETRAIN, outputDir: rankerBase, seed: options.seed });
     }
-    log(`contrastive pretraining of ${rankerBase} on the corpus into ${base} (--from-scratch)`);
-    await runContrastivePretrain({ ...DEFAULT_CONTRASTIVE_PRETRAIN, from: rankerBase, outputDir: base, seed: options.seed }, "md2pr demo --from-scratch");
+    log(`contrastive pretraining of ${rankerBase} on the corpus into ${base}, ${SHIPPED_CONTRASTIVE_ROUNDS.length} rounds (--from-scratch)`);
+    const rounds = SHIPPED_CONTRASTIVE_ROUNDS.map((r) => ({ steps: r.steps, seed: r.seed + options.seed }));
+    await runContrastiveRounds({ ...DEFAULT_CONTRASTIVE_PRETRAIN, from: rankerBase, outputDir: base }, rounds, "md2pr demo --from-scratch");
   }
   // The demo's sizes, then the user's config file, then the output directory, seed and bases of this run.
   const demoDefaults = readPipelineConfig(null, DEMO_OVERRIDES);

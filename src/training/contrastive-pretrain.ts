@@ -63,3 +63,39 @@ export async function runContrastivePretrain(c: ContrastivePretrainConfig, comma
   });
   return { dir: c.outputDir, seconds };
 }
+
+/** One round of a chained contrastive pretraining: its steps and the seed that draws its ICT sentences and batches. */
+export interface ContrastiveRound {
+  steps: number;
+  seed: number;
+}
+
+/**
+ * The rounds that made the shipped models/base-scifact-cpt from models/base-scifact (README, "Choices made on the dev
+ * split": each later round lifted the demo's retriever on dev).
+ */
+export const SHIPPED_CONTRASTIVE_ROUNDS: readonly ContrastiveRound[] = [
+  { steps: 500, seed: 0 },
+  { steps: 600, seed: 1 },
+  { steps: 600, seed: 2 },
+];
+
+/**
+ * Rounds of contrastive pretraining, each starting from the previous round's base with its own seed (so new ICT
+ * sentences: self-supervised.ts draws one per passage per seed) and its own warm-up and decay. Intermediate bases go
+ * to `<outputDir>-round<i>`; the last round writes `outputDir`. Finished rounds are reused.
+ */
+export async function runContrastiveRounds(
+  c: Omit<ContrastivePretrainConfig, "steps" | "seed">, rounds: readonly ContrastiveRound[], command: string,
+): Promise<{ dir: string; seconds: number }> {
+  if (rounds.length === 0) throw new Error("runContrastiveRounds: no rounds");
+  let from = c.from;
+  let seconds = 0;
+  for (const [i, round] of rounds.entries()) {
+    const outputDir = i === rounds.length - 1 ? c.outputDir : `${c.outputDir}-round${i + 1}`;
+    seconds += (await runContrastivePretrain({ ...c, from, outputDir, ...round }, command)).seconds;
+    from = outputDir;
+  }
+  return { dir: c.outputDir, seconds };
+}
+
