@@ -29,7 +29,7 @@ export interface DemoOptions {
   resultsFile: string | null;
 }
 
-/** The demo's sizes: chosen to finish in about 11 minutes on 2 idle cores (README, "What `md2pr demo` does and prints"). */
+/** The demo's sizes: chosen to finish in about 13 minutes on 2 idle cores (README, "What `md2pr demo` does and prints"). */
 export const DEMO_OVERRIDES = {
   lengths: { maxQueryLength: 32, maxPassageLength: 96, maxPairLength: 128 },
   ranker: { steps: 300, batchSize: 8, negatives: 7, learningRate: 1e-3, warmupSteps: 30 },

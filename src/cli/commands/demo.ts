@@ -15,7 +15,7 @@ interface DemoCommandOptions {
 export function demoCommand(): Command {
   const cmd = newCommand(
     "demo",
-    "Runs the main job end to end on data/scifact, sized to finish in about 11 minutes on 2 idle CPU cores: the BM25 " +
+    "Runs the main job end to end on data/scifact, sized to finish in about 13 minutes on 2 idle CPU cores: the BM25 " +
       "index, BM25-mined negatives, the ranker (from models/base-scifact), the retriever (from the contrastive-pretrained " +
       "models/base-scifact-cpt, distilled from the ranker with the false-negative filter), and a " +
       "table of BM25, the retriever, hybrid (BM25 + retriever, fused as chosen on the dev split), retrieve+rerank and " +
