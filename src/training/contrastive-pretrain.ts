@@ -46,7 +46,8 @@ export async function runContrastivePretrain(c: ContrastivePretrainConfig, comma
   const t0 = Date.now();
   if (existsSync(join(c.outputDir, "config.json"))) return { dir: c.outputDir, seconds: 0 };
   const cfg = readPipelineConfig(null, {
-    dataDir: c.dataDir, base: c.from, outputDir: `${c.outputDir}-work`, seed: c.seed, lengths: c.lengths,
+    // only the corpus is used (no labels): devQueries 1 lets a corpus with few judged queries through
+    dataDir: c.dataDir, base: c.from, outputDir: `${c.outputDir}-work`, seed: c.seed, lengths: c.lengths, devQueries: 1,
     warmup: { steps: c.steps, batchSize: c.batchSize, learningRate: c.learningRate, warmupSteps: Math.round(c.steps * 0.1), kinds: c.kinds },
   });
   const data = await loadPipelineData(cfg);

@@ -103,7 +103,7 @@ function pseudoLexicalScorer(indexes: ReadonlyMap<PairKind, Bm25Index>): Lexical
 export async function runRankerPretrain(c: RankerPretrainConfig, command: string): Promise<{ dir: string; seconds: number }> {
   const t0 = Date.now();
   if (existsSync(join(c.outputDir, "config.json"))) return { dir: c.outputDir, seconds: 0 };
-  const cfg = readPipelineConfig(null, { dataDir: c.dataDir, base: c.from, outputDir: `${c.outputDir}-work`, seed: c.seed, lengths: c.lengths });
+  const cfg = readPipelineConfig(null, { dataDir: c.dataDir, base: c.from, outputDir: `${c.outputDir}-work`, seed: c.seed, lengths: c.lengths, devQueries: 1 });
   const data = await loadPipelineData(cfg);
   const set = await rankerPretrainSet(data.docs, c.kinds, c.minedNegatives, c.seed);
   const corpus = new TokenizedCorpus(set.docs, loadTokenizer(cfg));

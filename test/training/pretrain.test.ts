@@ -1,6 +1,6 @@
 /** MLM pretraining on the toy corpus: the loss falls, and the checkpoint starts both a ranker and a retriever. */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -12,7 +12,8 @@ import { DualEncoder } from "../../src/models/dual-encoder.ts";
 import { passageText } from "../../src/retrieval/tokenized-corpus.ts";
 import { runTrainingLoop } from "../../src/training/loop.ts";
 import { MlmStage } from "../../src/training/pretrain.ts";
-import { rankerPretrainSet, sourceDocId } from "../../src/training/ranker-pretrain.ts";
+import { DEFAULT_CONTRASTIVE_PRETRAIN, runContrastiveRounds } from "../../src/training/contrastive-pretrain.ts";
+import { DEFAULT_RANKER_PRETRAIN, rankerPretrainSet, runRankerPretrain, sourceDocId } from "../../src/training/ranker-pretrain.ts";
 import { selfSupervisedPairs, splitSentences } from "../../src/training/self-supervised.ts";
 import { toySet } from "../helpers/toy.ts";
 
@@ -94,5 +95,66 @@ describe("ranker pretraining set", () => {
     // same-topic documents rank first for a title query (BM25), so its negatives are hard ones
     const t0 = set.examples.find((e) => e.queryId === "ss-title:d0")!;
     assert.ok(["d4", "d8"].includes(sourceDocId(t0.negativeIds[0]!)), t0.negativeIds.join(","));
+  });
+});
+
+/** A BEIR folder of the toy topics (three sentences per abstract, so ICT pairs exist) and a tiny MLM base beside it. */
+async function toyBeirWithBase(dir: string): Promise<{ data: string; base: string }> {
+  const toy = await toySet();
+  const data = join(dir, "beir");
+  mkdirSync(join(data, "qrels"), { recursive: true });
+  const docs = [...toy.corpus.docs].map(([id, d]) => ({ _id: id, title: d.title, text: `${d.text}. It was studied in ${id}. Results ${id} follow.` }));
+  writeFileSync(join(data, "corpus.jsonl"), docs.map((d) => JSON.stringify(d)).join("\n") + "\n");
+  writeFileSync(join(data, "queries.jsonl"), toy.examples.map((e) => JSON.stringify({ _id: e.queryId, text: e.query })).join("\n") + "\n");
+  const qrels = (es: typeof toy.examples): string => "query-id\tcorpus-id\tscore\n" + es.map((e) => `${e.queryId}\t${e.positiveIds[0]}\t1`).join("\n") + "\n";
+  writeFileSync(join(data, "qrels", "train.tsv"), qrels(toy.examples.slice(0, 6)));
+  writeFileSync(join(data, "qrels", "test.tsv"), qrels(toy.examples.slice(6)));
+  const base = join(dir, "base");
+  BertForMaskedLM.random(toy.config, 3).save(base);
+  toy.tokenizer.save(base);
+  return { data, base };
+}
+
+describe("pretraining bases on a corpus", () => {
+  const lengths = { maxQueryLength: 12, maxPassageLength: 24, maxPairLength: 32 };
+  it("contrastive rounds chain from base to base with their own seeds, and a rerun reuses them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "md2pr-cpt-rounds-"));
+    try {
+      const { data, base } = await toyBeirWithBase(dir);
+      const out = join(dir, "cpt");
+      const config = { ...DEFAULT_CONTRASTIVE_PRETRAIN, from: base, outputDir: out, dataDir: data, batchSize: 4, lengths };
+      const first = await runContrastiveRounds(config, [{ steps: 2, seed: 0 }, { steps: 3, seed: 1 }], "test");
+      assert.ok(first.seconds > 0);
+      const round1 = JSON.parse(readFileSync(join(`${out}-round1`, "md2pr-pretrain.json"), "utf8")) as { config: { from: string; seed: number; steps: number } };
+      const last = JSON.parse(readFileSync(join(out, "md2pr-pretrain.json"), "utf8")) as { config: { from: string; seed: number; steps: number } };
+      assert.deepEqual([round1.config.from, round1.config.seed, round1.config.steps], [base, 0, 2]);
+      assert.deepEqual([last.config.from, last.config.seed, last.config.steps], [`${out}-round1`, 1, 3]);
+      const a = DualEncoder.fromBert(`${out}-round1`).queryEncoder.embeddings.wordEmbeddings.weight.data;
+      const b = DualEncoder.fromBert(out).queryEncoder.embeddings.wordEmbeddings.weight.data;
+      assert.notDeepEqual(Array.from(a), Array.from(b), "the second round trained on");
+      const again = await runContrastiveRounds(config, [{ steps: 2, seed: 0 }, { steps: 3, seed: 1 }], "test");
+      assert.equal(again.seconds, 0, "finished rounds are reused");
+      await assert.rejects(runContrastiveRounds(config, [], "test"), /no rounds/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("ranker pretraining writes a cross-encoder that the labelled ranker starts from", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "md2pr-rk-pre-"));
+    try {
+      const { data, base } = await toyBeirWithBase(dir);
+      const out = join(dir, "ranker-base");
+      for (const lexicalPrior of [false, true]) {
+        const target = `${out}-${lexicalPrior}`;
+        await runRankerPretrain({ ...DEFAULT_RANKER_PRETRAIN, from: base, outputDir: target, dataDir: data, steps: 2, batchSize: 2, negatives: 2, minedNegatives: 3, lexicalPrior, lengths }, "test");
+        assert.ok(existsSync(join(target, "md2pr-pretrain.json")));
+        const ranker = CrossEncoder.load(target, { lexicalPrior: 1 });
+        assert.ok(ranker.lexicalWeight, "the labelled stage gets a prior either way");
+        const log = readFileSync(join(`${target}-work`, "work", "ranker-pretrain", "train-log.jsonl"), "utf8").trim().split("\n");
+        assert.equal(log.length, 2);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
