@@ -42,6 +42,8 @@ const { values } = parseArgs({
     // --base models/base-scifact --warmup-steps 200 (the previous demo's MLM base and title warm-up)
     base: { type: "string", default: DEMO_BASE },
     "warmup-steps": { type: "string" },
+    // the retriever's learning-rate warm-up: 30 steps in every recorded ablation run (the demo's 500-step retriever uses 50)
+    "retriever-warmup": { type: "string", default: "30" },
     "runs-only": { type: "boolean", default: false },
     "aggregate-only": { type: "boolean", default: false },
   },
@@ -65,13 +67,15 @@ const chosen = values.variants!.split(",");
 // The single command that produces every row (the runs may also be split over processes, see above).
 const command = ["node --import tsx tools/ablation-scifact.ts", `--seeds ${values.seeds}`, values.steps ? `--steps ${values.steps}` : "",
   values.shared ? `--shared ${values.shared}` : "", values.base !== DEMO_BASE ? `--base ${values.base}` : "",
-  values["warmup-steps"] ? `--warmup-steps ${values["warmup-steps"]}` : "", `--out ${out}`].filter(Boolean).join(" ");
+  values["warmup-steps"] ? `--warmup-steps ${values["warmup-steps"]}` : "",
+  values["retriever-warmup"] !== "30" ? `--retriever-warmup ${values["retriever-warmup"]}` : "", `--out ${out}`].filter(Boolean).join(" ");
 
 const baseCfg = readPipelineConfig(null, {
   ...DEMO_OVERRIDES, base: values.base!, ranker: { ...DEMO_OVERRIDES.ranker, base: DEMO_RANKER_BASE }, outputDir: values.shared ?? join(out, "shared"),
 });
 if (values["warmup-steps"]) baseCfg.warmup.steps = Number(values["warmup-steps"]);
 if (values.steps) baseCfg.retriever.steps = Number(values.steps);
+baseCfg.retriever.warmupSteps = Number(values["retriever-warmup"]);
 const data = await loadPipelineData(baseCfg);
 const bm25 = await loadOrBuildBm25(baseCfg, data.docs);
 const examples = await mineTrainingExamples(baseCfg, data, bm25);
