@@ -99,4 +99,3 @@ export async function runContrastiveRounds(
   }
   return { dir: c.outputDir, seconds };
 }
-
