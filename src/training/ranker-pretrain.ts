@@ -21,7 +21,7 @@ import { bm25LexicalScorer } from "./lexical.ts";
 import { runTrainingLoop } from "./loop.ts";
 import { loadPipelineData, loadTokenizer, readPipelineConfig, type PipelineConfig } from "./pipeline.ts";
 import { RankerStage, type LexicalScorer } from "./ranker-stage.ts";
-import { selfSupervisedPairs, type PairKind } from "./self-supervised.ts";
+import { pairKindOf, selfSupervisedPairs, sourceDocId, type PairKind } from "./self-supervised.ts";
 
 export interface RankerPretrainConfig {
   /** The base it starts from (an HF BERT directory with vocab.txt, e.g. the MLM base). */
@@ -55,17 +55,6 @@ export const DEFAULT_RANKER_PRETRAIN: Omit<RankerPretrainConfig, "from" | "outpu
   seed: 0,
 };
 
-/** The kind of a pseudo-passage or pseudo-query id ("ss-abs:..." / "ss-title:..." -> title; "ss-ict..." -> ict). */
-function kindOf(id: string): PairKind {
-  return id.startsWith("ss-ict") ? "ict" : "title";
-}
-
-/** The source document's id of a self-supervised pseudo-query or pseudo-passage id. */
-export function sourceDocId(id: string): string {
-  const rest = id.slice(id.indexOf(":") + 1);
-  return kindOf(id) === "ict" ? rest.slice(0, rest.lastIndexOf(":")) : rest;
-}
-
 export interface RankerPretrainSet {
   docs: Map<string, CorpusText>;
   examples: TrainingExample[];
@@ -78,12 +67,12 @@ export async function rankerPretrainSet(corpus: ReadonlyMap<string, CorpusText>,
   const pairs = selfSupervisedPairs(corpus, kinds, seed);
   const indexes = new Map<PairKind, Bm25Index>();
   for (const kind of kinds) {
-    const docs = [...pairs.docs].filter(([id]) => kindOf(id) === kind).map(([id, d]) => ({ id, title: d.title, text: d.text }));
+    const docs = [...pairs.docs].filter(([id]) => pairKindOf(id) === kind).map(([id, d]) => ({ id, title: d.title, text: d.text }));
     indexes.set(kind, await Bm25Index.build(docs));
   }
   const examples = pairs.examples.map((e) => {
     const source = sourceDocId(e.queryId);
-    const hits = indexes.get(kindOf(e.queryId))!.search(e.query, minedNegatives + 2);
+    const hits = indexes.get(pairKindOf(e.queryId))!.search(e.query, minedNegatives + 2);
     const negativeIds = hits.map((h) => h.id).filter((d) => sourceDocId(d) !== source).slice(0, minedNegatives);
     return { ...e, negativeIds };
   });
@@ -93,7 +82,7 @@ export async function rankerPretrainSet(corpus: ReadonlyMap<string, CorpusText>,
 /** The lexical prior's scorer over the pseudo-corpora: each group is scored in its own kind's BM25 index. */
 function pseudoLexicalScorer(indexes: ReadonlyMap<PairKind, Bm25Index>): LexicalScorer {
   const scorers = new Map([...indexes].map(([kind, index]) => [kind, bm25LexicalScorer(index)] as const));
-  return (query, ids) => scorers.get(kindOf(ids[0]!))!(query, ids);
+  return (query, ids) => scorers.get(pairKindOf(ids[0]!))!(query, ids);
 }
 
 /**

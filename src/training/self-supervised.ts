@@ -16,6 +16,17 @@ export interface SelfSupervisedSet {
   examples: TrainingExample[];
 }
 
+/** The kind of a pseudo-query or pseudo-passage id made here ("ss-title:"/"ss-abs:" -> title; "ss-ict..." -> ict). */
+export function pairKindOf(id: string): PairKind {
+  return id.startsWith("ss-ict") ? "ict" : "title";
+}
+
+/** The source document's id of a pseudo-query or pseudo-passage id made here ("ss-ict:<id>:<k>" -> <id>). */
+export function sourceDocId(id: string): string {
+  const rest = id.slice(id.indexOf(":") + 1);
+  return pairKindOf(id) === "ict" ? rest.slice(0, rest.lastIndexOf(":")) : rest;
+}
+
 /** Splits text into sentences at ., ! or ? followed by white space and an upper-case letter or digit. */
 export function splitSentences(text: string): string[] {
   return text.split(/(?<=[.!?])\s+(?=[A-Z0-9])/).map((s) => s.trim()).filter((s) => s.length > 0);

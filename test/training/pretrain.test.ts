@@ -13,8 +13,8 @@ import { passageText } from "../../src/retrieval/tokenized-corpus.ts";
 import { runTrainingLoop } from "../../src/training/loop.ts";
 import { MlmStage } from "../../src/training/pretrain.ts";
 import { DEFAULT_CONTRASTIVE_PRETRAIN, runContrastiveRounds } from "../../src/training/contrastive-pretrain.ts";
-import { DEFAULT_RANKER_PRETRAIN, rankerPretrainSet, runRankerPretrain, sourceDocId } from "../../src/training/ranker-pretrain.ts";
-import { selfSupervisedPairs, splitSentences } from "../../src/training/self-supervised.ts";
+import { DEFAULT_RANKER_PRETRAIN, rankerPretrainSet, runRankerPretrain } from "../../src/training/ranker-pretrain.ts";
+import { selfSupervisedPairs, sourceDocId, splitSentences } from "../../src/training/self-supervised.ts";
 import { toySet } from "../helpers/toy.ts";
 
 describe("MLM pretraining", () => {
