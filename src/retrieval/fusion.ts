@@ -175,7 +175,8 @@ export interface RerankOptions {
   /**
    * Combine the new score with the first-stage score instead of replacing it: the head is ordered by
    * `fuseTwo(firstStage, newScores, fusion)` (the fusion's weight is the new score's share; weight 1 with a convex
-   * fusion orders by the new score alone). Default: the new score alone.
+   * fusion orders by the new score alone; weight 0 orders by the first stage's and does not call scoreFn). Default:
+   * the new score alone.
    */
   readonly fusion?: Fusion;
 }
@@ -196,7 +197,10 @@ export async function rerank<C extends SearchHit>(
   const depth = Math.min(candidates.length, opts.depth ?? candidates.length);
   const head = candidates.slice(0, depth);
   const scores = new Float64Array(depth);
-  for (let s = 0; s < depth; s += bs) {
+  // A fusion that gives the new score weight 0 orders by the first stage alone: (1 - 0) * a + 0 * b = a exactly, and
+  // RRF's weight-0 term is 0 too, so scoring would change nothing (the dev choice can give a ranker weight 0).
+  const scoreless = opts.fusion?.weight === 0;
+  for (let s = 0; s < depth && !scoreless; s += bs) {
     const batch = head.slice(s, s + bs);
     const got = await scoreFn(batch);
     if (got.length !== batch.length) throw new Error(`rerank: scoreFn returned ${got.length} scores for ${batch.length} candidates`);

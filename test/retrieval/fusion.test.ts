@@ -143,4 +143,13 @@ test("rerank with a fusion: the new score is combined with the first stage's", a
   // weight 1: the new score alone (c and d tie: first-stage order)
   const alone = await rerank(cands, scorer, { fusion: { method: "convex", normalization: "minmax", weight: 1 } });
   assert.deepEqual(alone.map((h) => h.id), ["b", "c", "d", "a"]);
+  // weight 0: the first stage alone, the same scores as with the scorer, and the scorer is never called
+  for (const fusion of [{ method: "convex", normalization: "zscore", weight: 0 }, { method: "rrf", k: 60, weight: 0 }] as const) {
+    let calls = 0;
+    const skipped = await rerank(cands, async (batch) => (calls++, scorer(batch)), { fusion });
+    assert.equal(calls, 0);
+    assert.deepEqual(skipped.map((h) => h.id), ["a", "b", "c", "d"]);
+    const scored = await rerank(cands, scorer, { fusion: { ...fusion, weight: 1e-300 } });
+    assert.deepEqual(skipped.map((h) => h.score), scored.map((h) => h.score));
+  }
 });
