@@ -4,7 +4,8 @@
       "target_name": "md2pr_native",
       "sources": [
         "src/addon.cc", "src/args.cc", "src/pool.cc", "src/gemm.cc", "src/softmax.cc", "src/layernorm.cc",
-        "src/gelu.cc", "src/dropout.cc", "src/embedding.cc", "src/elementwise.cc", "src/adamw.cc"
+        "src/gelu.cc", "src/dropout.cc", "src/embedding.cc", "src/elementwise.cc", "src/adamw.cc",
+        "src/relative.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -142,6 +142,106 @@ function attentionOffsets(batch: number, heads: number, t: number, d: number) {
   return { H, qkv, scores };
 }
 
+/**
+ * DeBERTa relative-position index tables [T, T] with values in [0, P): "shift" is the unbucketed table (each row
+ * reads a window of T of the 2T - 1 columns, as the native kernels' row windows expect), "bucket" a log-bucketed
+ * one (P < T), "random" arbitrary values.
+ */
+function relIndex(rng: () => number, T: number, kind: "shift" | "bucket" | "random"): { c2p: Int32Array; p2c: Int32Array; P: number } {
+  const c2p = new Int32Array(T * T), p2c = new Int32Array(T * T);
+  const bucket = (d: number) => 5 + Math.sign(d) * Math.min(5, Math.ceil(Math.log2(1 + Math.abs(d))));
+  const P = kind === "shift" ? 2 * T - 1 : kind === "bucket" ? 11 : 7;
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < T; j++) {
+      const e = i * T + j;
+      if (kind === "shift") [c2p[e], p2c[e]] = [i - j + T - 1, j - i + T - 1];
+      else if (kind === "bucket") [c2p[e], p2c[e]] = [bucket(i - j), bucket(j - i)];
+      else [c2p[e], p2c[e]] = [Math.floor(rng() * P), Math.floor(rng() * P)];
+    }
+  }
+  return { c2p, p2c, P };
+}
+
+/** relativeGatherForward in double precision: scores + c2p[i, c2pIndex[i, j]] + p2c[j, p2cIndex[j, i]] per block. */
+function naiveRelGather(
+  scores: Float32Array | null, c2p: Float32Array | null, ci: Int32Array, p2c: Float32Array | null, pi: Int32Array,
+  n: number, T: number, P: number,
+): Float64Array {
+  const out = new Float64Array(n * T * T);
+  for (let m = 0; m < n; m++) {
+    for (let i = 0; i < T; i++) {
+      for (let j = 0; j < T; j++) {
+        const e = m * T * T + i * T + j;
+        out[e] = (scores ? scores[e]! : 0) + (c2p ? c2p[m * T * P + i * P + ci[i * T + j]!]! : 0) +
+          (p2c ? p2c[m * T * P + j * P + pi[j * T + i]!]! : 0);
+      }
+    }
+  }
+  return out;
+}
+
+interface DisCase {
+  batch: number; T: number; heads: number; H: number; P: number;
+  q: Float32Array; k: Float32Array; kr: Float32Array; qr: Float32Array; ci: Int32Array; pi: Int32Array; g: Float32Array;
+}
+
+function disCase(rng: () => number, batch: number, T: number, heads: number, d: number, kind: "shift" | "bucket" | "random"): DisCase {
+  const H = heads * d;
+  const { c2p: ci, p2c: pi, P } = relIndex(rng, T, kind);
+  return {
+    batch, T, heads, H, P, ci, pi,
+    q: rand(rng, batch * T * H), k: rand(rng, batch * T * H), kr: rand(rng, P * H), qr: rand(rng, P * H),
+    g: rand(rng, batch * heads * T * T),
+  };
+}
+
+/** disentangledScores forward and gradients in double precision, straight from the definition. */
+function naiveDisentangled(c: DisCase, withC: boolean, withP: boolean) {
+  const { batch, T, heads, H, P, q, k, kr, qr, ci, pi, g } = c;
+  const d = H / heads;
+  const dot = (a: Float32Array, ao: number, b: Float32Array, bo: number) => {
+    let s = 0;
+    for (let x = 0; x < d; x++) s += a[ao + x]! * b[bo + x]!;
+    return s;
+  };
+  const out = new Float64Array(batch * heads * T * T);
+  const dq = new Float64Array(batch * T * H), dk = new Float64Array(batch * T * H);
+  const dkr = new Float64Array(P * H), dqr = new Float64Array(P * H);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < T; i++) {
+        for (let j = 0; j < T; j++) {
+          const e = ((b * heads + h) * T + i) * T + j;
+          const qi = (b * T + i) * H + h * d, kj = (b * T + j) * H + h * d;
+          const cp = ci[i * T + j]! * H + h * d, pp = pi[j * T + i]! * H + h * d;
+          out[e] = dot(q, qi, k, kj) + (withC ? dot(q, qi, kr, cp) : 0) + (withP ? dot(k, kj, qr, pp) : 0);
+          const ge = g[e]!;
+          for (let x = 0; x < d; x++) {
+            dq[qi + x]! += ge * (k[kj + x]! + (withC ? kr[cp + x]! : 0));
+            dk[kj + x]! += ge * (q[qi + x]! + (withP ? qr[pp + x]! : 0));
+            if (withC) dkr[cp + x]! += ge * q[qi + x]!;
+            if (withP) dqr[pp + x]! += ge * k[kj + x]!;
+          }
+        }
+      }
+    }
+  }
+  return { out, dq, dk, dkr, dqr };
+}
+
+/** Runs both disentangledScores kernels of K on a case; outputs start as NaN (they must be overwritten). */
+function runDisentangled(K: Kernels, c: DisCase, withC: boolean, withP: boolean, grads = { q: true, k: true, kr: true, qr: true }) {
+  const { batch, T, heads, H, P } = c;
+  const kr = withC ? c.kr : null, qr = withP ? c.qr : null;
+  const out = new Float32Array(batch * heads * T * T).fill(NaN);
+  K.disentangledScoresForward(c.q, c.k, kr, c.ci, qr, c.pi, out, batch, T, heads, H, P);
+  const nan = (n: number, on: boolean) => (on ? new Float32Array(n).fill(NaN) : null);
+  const dq = nan(batch * T * H, grads.q), dk = nan(batch * T * H, grads.k);
+  const dkr = nan(P * H, withC && grads.kr), dqr = nan(P * H, withP && grads.qr);
+  K.disentangledScoresBackward(c.g, c.q, c.k, kr, c.ci, qr, c.pi, dq, dk, dkr, dqr, batch, T, heads, H, P);
+  return { out, dq, dk, dkr, dqr };
+}
+
 // ---------------------------------------------------------------------------------------------
 // reference kernels against independent formulas
 
@@ -418,6 +518,57 @@ describe("reference kernels vs naive formulas", () => {
       assertClose(m, M, `adamw m step ${t}`, 1e-6, 1e-9);
       assertClose(v, V, `adamw v step ${t}`, 1e-6, 1e-12);
       assertClose(p, P, `adamw p step ${t}`, 1e-5, 1e-7);
+    }
+  });
+
+  it("relativeGather forward (c2p, transposed p2c, absent terms) and its scatter backward", () => {
+    const rng = mulberry32(30);
+    const [n, T] = [3, 6];
+    for (const kind of ["shift", "bucket", "random"] as const) {
+      const { c2p: ci, p2c: pi, P } = relIndex(rng, T, kind);
+      const s = rand(rng, n * T * T), c = rand(rng, n * T * P), p = rand(rng, n * T * P);
+      for (const [ss, cc, pp] of [[s, c, p], [s, c, null], [s, null, p], [null, c, null], [null, null, p], [null, null, null]] as const) {
+        const out = new Float32Array(n * T * T).fill(NaN);
+        R.relativeGatherForward(ss, cc, ci, pp, pi, out, n, T, P);
+        assertClose(out, naiveRelGather(ss, cc, ci, pp, pi, n, T, P), `relativeGatherForward ${kind}`, 1e-6, 1e-6);
+      }
+      const g = rand(rng, n * T * T);
+      const dc = new Float32Array(n * T * P).fill(NaN), dp = new Float32Array(n * T * P).fill(NaN);
+      R.relativeGatherBackward(g, dc, ci, dp, pi, n, T, P);
+      // the adjoint of the gather: <forward(c, p), g> = <c, dc> + <p, dp>
+      const ec = new Float64Array(n * T * P), ep = new Float64Array(n * T * P);
+      for (let m = 0; m < n; m++) {
+        for (let i = 0; i < T; i++) {
+          for (let j = 0; j < T; j++) {
+            const ge = g[m * T * T + i * T + j]!;
+            ec[m * T * P + i * P + ci[i * T + j]!]! += ge;
+            ep[m * T * P + j * P + pi[j * T + i]!]! += ge;
+          }
+        }
+      }
+      assertClose(dc, ec, `relativeGatherBackward c2p ${kind}`, 1e-5, 1e-6);
+      assertClose(dp, ep, `relativeGatherBackward p2c ${kind}`, 1e-5, 1e-6);
+    }
+    const bad = Int32Array.from({ length: 4 }, () => 3);
+    assert.throws(() => R.relativeGatherForward(null, new Float32Array(6), bad, null, bad, new Float32Array(4), 1, 2, 3), /c2pIndex value 3 at 0 outside \[0, 3\)/);
+    // an absent term's index is not read
+    R.relativeGatherForward(null, new Float32Array(6), Int32Array.from([0, 1, 2, 0]), null, bad, new Float32Array(4), 1, 2, 3);
+  });
+
+  it("disentangledScores forward and gradients match their double-precision definition", () => {
+    const rng = mulberry32(31);
+    for (const [batch, T, heads, d, kind] of [[2, 5, 2, 3, "shift"], [3, 7, 1, 4, "bucket"], [1, 4, 3, 2, "random"]] as const) {
+      const c = disCase(rng, batch, T, heads, d, kind);
+      for (const [withC, withP] of [[true, true], [true, false], [false, true], [false, false]] as const) {
+        const got = runDisentangled(R, c, withC, withP);
+        const want = naiveDisentangled(c, withC, withP);
+        const what = `disentangledScores ${kind} c2p=${withC} p2c=${withP}`;
+        assertClose(got.out, want.out, `${what} forward`, 1e-5, 1e-5);
+        assertClose(got.dq!, want.dq, `${what} dq`, 1e-5, 1e-5);
+        assertClose(got.dk!, want.dk, `${what} dk`, 1e-5, 1e-5);
+        if (withC) assertClose(got.dkr!, want.dkr, `${what} dkr`, 1e-5, 1e-5);
+        if (withP) assertClose(got.dqr!, want.dqr, `${what} dqr`, 1e-5, 1e-5);
+      }
     }
   });
 
@@ -718,6 +869,107 @@ describe("native kernels vs reference", { skip: skipNative }, () => {
     const two = run();
     K.native.setNumThreads(prev);
     for (let i = 0; i < one.length; i++) assert.deepEqual(two[i], one[i], `output ${i}`);
+  });
+
+  it("relative gathers and disentangledScores give the same results with 1 and 2 threads", () => {
+    const rng = mulberry32(34);
+    const { c2p: ci, p2c: pi, P } = relIndex(rng, 40, "shift");
+    const n = 50;
+    const s = rand(rng, n * 1600), c = rand(rng, n * 40 * P), p = rand(rng, n * 40 * P);
+    // heads 1: more threads than heads (content and relative gradients in two passes); heads 4: one pass by head
+    const cases = [disCase(rng, 5, 40, 1, 8, "shift"), disCase(rng, 3, 37, 4, 4, "bucket")];
+    const run = () => {
+      const o = new Float32Array(n * 1600), dc = new Float32Array(n * 40 * P), dp = new Float32Array(n * 40 * P);
+      K.relativeGatherForward(s, c, ci, p, pi, o, n, 40, P);
+      K.relativeGatherBackward(s, dc, ci, dp, pi, n, 40, P);
+      return [o, dc, dp, ...cases.flatMap((dc) => Object.values(runDisentangled(K, dc, true, true)))];
+    };
+    const prev = K.native.setNumThreads(1);
+    let one;
+    try {
+      one = run();
+    } finally {
+      K.native.setNumThreads(Math.max(prev, 2));
+    }
+    const two = run();
+    K.native.setNumThreads(prev);
+    for (let i = 0; i < one.length; i++) assert.deepEqual(two[i], one[i], `output ${i}`);
+  });
+
+  it("relativeGather forward/backward: bit for bit the reference (n > 1, c2p and p2c, absent terms, in place)", () => {
+    const rng = mulberry32(32);
+    for (const [n, T, kind] of [[4, 9, "shift"], [3, 40, "bucket"], [2, 13, "random"], [70, 33, "shift"]] as const) {
+      const { c2p: ci, p2c: pi, P } = relIndex(rng, T, kind);
+      const s = rand(rng, n * T * T), c = rand(rng, n * T * P), p = rand(rng, n * T * P);
+      for (const [ss, cc, pp] of [[s, c, p], [s, c, null], [s, null, p], [null, c, p], [null, c, null], [null, null, p]] as const) {
+        const o1 = new Float32Array(n * T * T).fill(NaN), o2 = new Float32Array(n * T * T).fill(NaN);
+        R.relativeGatherForward(ss, cc, ci, pp, pi, o1, n, T, P);
+        K.relativeGatherForward(ss, cc, ci, pp, pi, o2, n, T, P);
+        assert.deepEqual(o2, o1, `relativeGatherForward ${kind} n=${n}`);
+      }
+      const inPlace = s.slice();
+      K.relativeGatherForward(inPlace, c, ci, p, pi, inPlace, n, T, P);
+      const o1 = new Float32Array(n * T * T);
+      R.relativeGatherForward(s, c, ci, p, pi, o1, n, T, P);
+      assert.deepEqual(inPlace, o1, "relativeGatherForward in place");
+      const g = rand(rng, n * T * T);
+      const d = () => new Float32Array(n * T * P).fill(NaN);
+      const [c1, p1, c2, p2] = [d(), d(), d(), d()];
+      R.relativeGatherBackward(g, c1, ci, p1, pi, n, T, P);
+      K.relativeGatherBackward(g, c2, ci, p2, pi, n, T, P);
+      assert.deepEqual(c2, c1, `relativeGatherBackward c2p ${kind}`);
+      assert.deepEqual(p2, p1, `relativeGatherBackward p2c ${kind}`);
+      const p3 = d();
+      K.relativeGatherBackward(g, null, ci, p3, pi, n, T, P);
+      assert.deepEqual(p3, p1, "relativeGatherBackward p2c alone");
+    }
+    const bad = Int32Array.from({ length: 4 }, () => -1);
+    assert.throws(() => K.relativeGatherForward(null, null, bad, new Float32Array(6), bad, new Float32Array(4), 1, 2, 3),
+      (e: unknown) => e instanceof RangeError && /relativeGatherForward: p2cIndex value -1 at 0 outside \[0, 3\)/.test(String(e)));
+    assert.throws(() => K.relativeGatherBackward(new Float32Array(4), new Float32Array(6), bad, null, bad, 1, 2, 3), /relativeGatherBackward: c2pIndex/);
+    assert.throws(() => K.relativeGatherForward(null, new Float32Array(5), Int32Array.from([0, 0, 0, 0]), null, bad, new Float32Array(4), 1, 2, 3), /relativeGatherForward: c2p has 5 elements, needs 6/);
+  });
+
+  it("disentangledScores forward/backward match the reference (batch > 1, windowed and whole tables, c2p / p2c only, partial gradients)", () => {
+    const rng = mulberry32(33);
+    const cases: [number, number, number, number, "shift" | "bucket" | "random"][] = [
+      [3, 5, 2, 4, "shift"], [2, 70, 3, 8, "shift"], [2, 45, 2, 5, "bucket"], [2, 33, 1, 6, "random"],
+    ];
+    for (const [batch, T, heads, d, kind] of cases) {
+      const c = disCase(rng, batch, T, heads, d, kind);
+      for (const [withC, withP] of [[true, true], [true, false], [false, true], [false, false]] as const) {
+        const want = runDisentangled(R, c, withC, withP);
+        const got = runDisentangled(K, c, withC, withP);
+        const what = `disentangledScores ${kind} batch=${batch} T=${T} c2p=${withC} p2c=${withP}`;
+        assertClose(got.out, want.out, `${what} forward`, 1e-5, 1e-5);
+        for (const key of ["dq", "dk", "dkr", "dqr"] as const) {
+          if (want[key]) assertClose(got[key]!, want[key]!, `${what} ${key}`, 1e-5, 1e-5);
+        }
+      }
+      // only some gradients asked for: the same values
+      const full = runDisentangled(K, c, true, true);
+      for (const grads of [{ q: true, k: false, kr: false, qr: false }, { q: false, k: false, kr: true, qr: false }, { q: false, k: true, kr: false, qr: true }]) {
+        const part = runDisentangled(K, c, true, true, grads);
+        for (const key of ["q", "k", "kr", "qr"] as const) {
+          const dk = `d${key}` as "dq" | "dk" | "dkr" | "dqr";
+          if (grads[key]) assert.deepEqual(part[dk], full[dk], `partial gradients ${JSON.stringify(grads)} ${dk}`);
+          else assert.equal(part[dk], null);
+        }
+      }
+    }
+    // batch 0: the relative gradients are zeros
+    const c0 = disCase(rng, 0, 4, 2, 2, "shift");
+    const z = runDisentangled(K, c0, true, true);
+    assert.ok(z.dkr!.every((v) => v === 0) && z.dqr!.every((v) => v === 0));
+    const c = disCase(rng, 1, 3, 2, 2, "shift");
+    assert.throws(() => K.disentangledScoresForward(c.q, c.k, c.kr, c.ci, null, c.pi, new Float32Array(27), 1, 3, 3, c.H, c.P),
+      (e: unknown) => e instanceof RangeError && /disentangledScoresForward: hidden 4 is not a multiple of heads 3/.test(String(e)));
+    assert.throws(() => K.disentangledScoresForward(c.q, c.k, c.kr, c.ci, null, c.pi, new Float32Array(17), 1, 3, 2, c.H, c.P),
+      /disentangledScoresForward: out has 17 elements, needs 18/);
+    assert.throws(() => K.disentangledScoresForward(c.q, c.k, c.kr, Int32Array.from(c.ci, () => c.P), null, c.pi, new Float32Array(18), 1, 3, 2, c.H, c.P),
+      /disentangledScoresForward: c2pIndex value 5 at 0 outside \[0, 5\)/);
+    assert.throws(() => K.disentangledScoresBackward(c.g, c.q, c.k, null, c.ci, null, c.pi, null, null, new Float32Array(c.P * c.H), null, 1, 3, 2, c.H, c.P),
+      (e: unknown) => e instanceof TypeError && /dkr \/ dqr given without kr \/ qr/.test(String(e)));
   });
 
   it("throws a TypeError naming the kernel on misuse, RangeError on short arrays", () => {

@@ -1,5 +1,6 @@
 // md2pr native kernels: module registration and build information. One source file per op family
-// (gemm, softmax, layernorm, gelu, dropout, embedding, elementwise, adamw), forward and backward side by side.
+// (gemm, softmax, layernorm, gelu, dropout, embedding, elementwise, adamw, relative), forward and backward
+// side by side.
 #include <napi.h>
 
 #include <string>
@@ -53,6 +54,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitEmbedding(env, exports);
   InitElementwise(env, exports);
   InitAdamW(env, exports);
+  InitRelative(env, exports);
   exports.Set("numThreads", Napi::Function::New(env, GetNumThreads, "numThreads"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetThreads, "setNumThreads"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));

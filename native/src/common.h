@@ -76,6 +76,13 @@ void ParallelFor(size_t n, size_t minPerThread, const std::function<void(size_t,
 void BlasSetThreads(int n);
 int BlasGetThreads();
 
+// ---- GEMM for other kernels (gemm.cc) ----
+// Row-major C = alpha op(A) op(B) + beta C, as sgemm: OpenBLAS with its current thread count when built with it,
+// else the portable kernel (serial when inPool, i.e. called from a pool part; else split over the pool). Callers
+// that run several of these from pool parts set OpenBLAS to one thread around them (BlasSetThreads).
+void GemmInKernel(bool inPool, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
 // ---- registration, one per source file ----
 void InitGemm(Napi::Env env, Napi::Object exports);
 void InitSoftmax(Napi::Env env, Napi::Object exports);
@@ -85,5 +92,6 @@ void InitDropout(Napi::Env env, Napi::Object exports);
 void InitEmbedding(Napi::Env env, Napi::Object exports);
 void InitElementwise(Napi::Env env, Napi::Object exports);
 void InitAdamW(Napi::Env env, Napi::Object exports);
+void InitRelative(Napi::Env env, Napi::Object exports);
 
 }  // namespace md2pr

@@ -326,6 +326,20 @@ Napi::Value SetBatchedStrategy(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void GemmInKernel(bool inPool, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+#ifdef MD2PR_HAVE_OPENBLAS
+  (void)inPool;
+  GemmBlas(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#else
+  if (inPool) {
+    GemmPortableSerial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    GemmPortable(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+#endif
+}
+
 void InitGemm(Napi::Env env, Napi::Object exports) {
   exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
   exports.Set("sgemmPortable", Napi::Function::New(env, SgemmPortable, "sgemmPortable"));

@@ -12,7 +12,7 @@
  * padded rows differ and are never used). Activations are 2-D [B*T, H] as in bert.ts.
  */
 import { add, attentionContext, attentionScores, dropout, gatherRows, linear, sliceRows, softmax, type SeedSource } from "../engine/index.ts";
-import { addRelativeScores, headScoresShared, scaleRows } from "../engine/ops/relative.ts";
+import { disentangledScores, scaleRows } from "../engine/ops/relative.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { Embedding, LayerNorm, Linear, activate, type Activation } from "../nn/layers.ts";
@@ -175,14 +175,15 @@ class DebertaLayer {
     const q = this.queryProj.forward(x);
     const k = this.keyProj.forward(x);
     const v = this.valueProj.forward(x);
-    let scores = attentionScores(q, k, batch, seq, heads);
+    let scores: Tensor;
     if (ctx.rel && ctx.index) {
       const rel = dropout(ctx.rel, c.hiddenDropoutProb, training, rng);
-      const c2p = c.posAttType.includes("c2p")
-        ? headScoresShared(q, (this.posKeyProj ?? this.keyProj).forward(rel), batch, seq, heads) : null;
-      const p2c = c.posAttType.includes("p2c")
-        ? headScoresShared(k, (this.posQueryProj ?? this.queryProj).forward(rel), batch, seq, heads) : null;
-      scores = addRelativeScores(scores, c2p, ctx.index.c2p, p2c, ctx.index.p2c, seq);
+      // the projected relative embeddings [P, H]; disentangledScores adds q.kr (c2p) and k.qr (p2c) to q.k
+      const kr = c.posAttType.includes("c2p") ? (this.posKeyProj ?? this.keyProj).forward(rel) : null;
+      const qr = c.posAttType.includes("p2c") ? (this.posQueryProj ?? this.queryProj).forward(rel) : null;
+      scores = disentangledScores(q, k, kr, ctx.index.c2p, qr, ctx.index.p2c, batch, seq, heads);
+    } else {
+      scores = attentionScores(q, k, batch, seq, heads);
     }
     const scale = 1 / Math.sqrt(headDim * (1 + c.posAttType.length));
     const probs = softmax(scores, scale, ctx.additiveMask, heads * seq);

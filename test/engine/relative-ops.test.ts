@@ -1,7 +1,9 @@
 /** Finite-difference gradients and direct-formula forwards of the relative-position attention ops (DeBERTa). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Rng, Tensor, addRelativeScores, headScoresShared, noGrad, relativeGather, scaleRows } from "../../src/engine/index.ts";
+import {
+  Rng, Tensor, addRelativeScores, attentionScores, backward, disentangledScores, headScoresShared, mul, noGrad, relativeGather, scaleRows, sum,
+} from "../../src/engine/index.ts";
 import { gradcheck, randomTensor } from "../helpers/gradcheck.ts";
 
 const rng = new Rng(99);
@@ -46,6 +48,39 @@ describe("relative-position ops", () => {
     for (let e = 0; e < out.size; e++) assert.ok(Math.abs(out.data[e]! - (sum[0]![e]! + sum[1]![e]! + sum[2]![e]!)) < 1e-6);
     gradcheck("addRelativeScores", [s, c, p], ([a, b, d]) => addRelativeScores(a!, b!, ci, d!, pi, seq));
     gradcheck("addRelativeScores c2p only", [s, c], ([a, b]) => addRelativeScores(a!, b!, ci, null, pi, seq));
+  });
+  it("disentangledScores = attentionScores + the c2p / p2c gathers of headScoresShared, forward and gradients", () => {
+    // seq 40 > the kernels' 32-row windows: the windowed tables; unbucketed indices as DeBERTa's (P = 2 seq - 1)
+    for (const [batch, seq, heads, hidden] of [[3, 5, 2, 6], [2, 40, 2, 8]] as const) {
+      const P = 2 * seq - 1;
+      const ci = Int32Array.from({ length: seq * seq }, (_, e) => Math.floor(e / seq) - (e % seq) + seq - 1);
+      const pi = Int32Array.from({ length: seq * seq }, (_, e) => (e % seq) - Math.floor(e / seq) + seq - 1);
+      const [q, k, kr, qr] = [r(batch * seq, hidden), r(batch * seq, hidden), r(P, hidden), r(P, hidden)];
+      const weights = r(batch, heads, seq, seq);
+      for (const [withC, withP] of [[true, true], [true, false], [false, true]] as const) {
+        const what = `batch ${batch} seq ${seq} c2p=${withC} p2c=${withP}`;
+        const run = (fused: boolean): Float32Array[] => {
+          for (const t of [q, k, kr, qr]) t.grad = null;
+          const out = fused
+            ? disentangledScores(q, k, withC ? kr : null, ci, withP ? qr : null, pi, batch, seq, heads)
+            : addRelativeScores(attentionScores(q, k, batch, seq, heads), withC ? headScoresShared(q, kr, batch, seq, heads) : null, ci,
+              withP ? headScoresShared(k, qr, batch, seq, heads) : null, pi, seq);
+          assert.deepEqual(out.shape, [batch, heads, seq, seq]);
+          const data = out.data.slice();
+          backward(sum(mul(out, weights)));
+          return [data, q.grad!, k.grad!, ...(withC ? [kr.grad!] : []), ...(withP ? [qr.grad!] : [])];
+        };
+        const [want, got] = [run(false), run(true)];
+        want.forEach((w, i) => {
+          for (let e = 0; e < w.length; e++) {
+            assert.ok(Math.abs(got[i]![e]! - w[e]!) <= 1e-5 * Math.max(1, Math.abs(w[e]!)), `${what}: output ${i} element ${e}: ${got[i]![e]} vs ${w[e]}`);
+          }
+        });
+      }
+      if (seq < 10) {
+        gradcheck("disentangledScores", [q, k, kr, qr], ([a, b, c, d]) => disentangledScores(a!, b!, c!, ci, d!, pi, batch, seq, heads), { eps: 1e-3 });
+      }
+    }
   });
   it("scaleRows", () => {
     gradcheck("scaleRows", [r(3, 4)], ([x]) => scaleRows(x!, Float32Array.from([1, 0, 0.5])));

@@ -15,7 +15,8 @@ export const NATIVE_ADDON_PATH = join(ROOT, "native", "build", "Release", "md2pr
 export const KERNEL_NAMES = [
   "sgemm", "sgemmBatched", "softmaxForward", "softmaxBackward", "layerNormForward", "layerNormBackward",
   "geluForward", "geluBackward", "dropoutForward", "dropoutBackward", "embeddingForward", "embeddingBackward",
-  "addBias", "sumRows", "add", "axpy", "scale", "sumSquares", "adamwStep",
+  "addBias", "sumRows", "add", "axpy", "scale", "sumSquares", "adamwStep", "relativeGatherForward",
+  "relativeGatherBackward", "disentangledScoresForward", "disentangledScoresBackward",
 ] as const satisfies readonly (keyof Kernels)[];
 
 /** Extra entry points of the addon beyond the `Kernels` contract (used by tests and benchmarks). */

@@ -30,6 +30,37 @@ function checkLen(kernel: string, name: string, arr: { length: number }, need: n
   }
 }
 
+/** An index table [seq, seq] with values in [0, P). */
+function checkIndex(kernel: string, name: string, index: Int32Array, seq: number, P: number): void {
+  checkLen(kernel, name, index, seq * seq);
+  for (let e = 0; e < seq * seq; e++) {
+    const p = index[e]!;
+    if (p < 0 || p >= P) throw new RangeError(`${kernel}: ${name} value ${p} at ${e} outside [0, ${P})`);
+  }
+}
+
+/** src[i * seq + j] = j * P + index[j * seq + i]: where element (i, j) of a transposed (p2c) gather reads. */
+function transposedOffsets(index: Int32Array, seq: number, P: number): Int32Array {
+  const src = new Int32Array(seq * seq);
+  for (let i = 0; i < seq; i++) for (let j = 0; j < seq; j++) src[i * seq + j] = j * P + index[j * seq + i]!;
+  return src;
+}
+
+/** The shared checks of the disentangledScores kernels; returns the head size. */
+function checkDisentangled(
+  kernel: string, q: Float32Array, k: Float32Array, kr: Float32Array | null, c2pIndex: Int32Array,
+  qr: Float32Array | null, p2cIndex: Int32Array, batch: number, seq: number, heads: number, hidden: number, P: number,
+): number {
+  if (!(heads > 0) || hidden % heads !== 0) throw new RangeError(`${kernel}: hidden ${hidden} is not a multiple of heads ${heads}`);
+  checkLen(kernel, "q", q, batch * seq * hidden);
+  checkLen(kernel, "k", k, batch * seq * hidden);
+  if (kr) checkLen(kernel, "kr", kr, P * hidden);
+  if (qr) checkLen(kernel, "qr", qr, P * hidden);
+  if (kr) checkIndex(kernel, "c2pIndex", c2pIndex, seq, P);
+  if (qr) checkIndex(kernel, "p2cIndex", p2cIndex, seq, P);
+  return hidden / heads;
+}
+
 /** Number of elements a row-major [rows, cols] view at (off, ld) spans. */
 function span(rows: number, cols: number, off: number, ld: number): number {
   return rows === 0 || cols === 0 ? 0 : off + (rows - 1) * ld + cols;
@@ -351,6 +382,152 @@ export const referenceKernels: Kernels = {
     let s = 0;
     for (let i = 0; i < n; i++) s += x[i]! * x[i]!;
     return s;
+  },
+
+  relativeGatherForward(scores, c2p, c2pIndex, p2c, p2cIndex, out, n, seq, P) {
+    const block = seq * seq;
+    const fblock = seq * P;
+    if (scores) checkLen("relativeGatherForward", "scores", scores, n * block);
+    if (c2p) checkLen("relativeGatherForward", "c2p", c2p, n * fblock);
+    if (p2c) checkLen("relativeGatherForward", "p2c", p2c, n * fblock);
+    checkLen("relativeGatherForward", "out", out, n * block);
+    if (c2p) checkIndex("relativeGatherForward", "c2pIndex", c2pIndex, seq, P);
+    if (p2c) checkIndex("relativeGatherForward", "p2cIndex", p2cIndex, seq, P);
+    // flat offsets within one [seq, P] block of the elements that element e = i * seq + j reads
+    const cSrc = new Int32Array(block);
+    if (c2p) for (let e = 0; e < block; e++) cSrc[e] = Math.floor(e / seq) * P + c2pIndex[e]!;
+    const pSrc = p2c ? transposedOffsets(p2cIndex, seq, P) : cSrc;
+    const f = Math.fround;
+    for (let m = 0; m < n; m++) {
+      const ob = m * block;
+      const fb = m * fblock;
+      for (let e = 0; e < block; e++) {
+        // float32 additions in order, like the C++ (an absent term is left out, not added as 0)
+        let v = 0;
+        let any = false;
+        if (scores) {
+          v = scores[ob + e]!;
+          any = true;
+        }
+        if (c2p) {
+          const t = c2p[fb + cSrc[e]!]!;
+          v = any ? f(v + t) : t;
+          any = true;
+        }
+        if (p2c) {
+          const t = p2c[fb + pSrc[e]!]!;
+          v = any ? f(v + t) : t;
+        }
+        out[ob + e] = v;
+      }
+    }
+  },
+
+  relativeGatherBackward(dOut, dC2p, c2pIndex, dP2c, p2cIndex, n, seq, P) {
+    const block = seq * seq;
+    const fblock = seq * P;
+    checkLen("relativeGatherBackward", "dOut", dOut, n * block);
+    if (dC2p) checkLen("relativeGatherBackward", "dC2p", dC2p, n * fblock);
+    if (dP2c) checkLen("relativeGatherBackward", "dP2c", dP2c, n * fblock);
+    if (dC2p) checkIndex("relativeGatherBackward", "c2pIndex", c2pIndex, seq, P);
+    if (dP2c) checkIndex("relativeGatherBackward", "p2cIndex", p2cIndex, seq, P);
+    for (let m = 0; m < n; m++) {
+      const ob = m * block;
+      const fb = m * fblock;
+      if (dC2p) {
+        dC2p.fill(0, fb, fb + fblock);
+        for (let i = 0; i < seq; i++) {
+          for (let j = 0; j < seq; j++) {
+            const t = fb + i * P + c2pIndex[i * seq + j]!;
+            dC2p[t] = dC2p[t]! + dOut[ob + i * seq + j]!;
+          }
+        }
+      }
+      if (dP2c) {
+        dP2c.fill(0, fb, fb + fblock);
+        for (let j = 0; j < seq; j++) {
+          for (let i = 0; i < seq; i++) {
+            const t = fb + j * P + p2cIndex[j * seq + i]!;
+            dP2c[t] = dP2c[t]! + dOut[ob + i * seq + j]!;
+          }
+        }
+      }
+    }
+  },
+
+  disentangledScoresForward(q, k, kr, c2pIndex, qr, p2cIndex, out, batch, seq, heads, hidden, P) {
+    const K = "disentangledScoresForward";
+    const d = checkDisentangled(K, q, k, kr, c2pIndex, qr, p2cIndex, batch, seq, heads, hidden, P);
+    checkLen(K, "out", out, batch * heads * seq * seq);
+    const T = seq;
+    const block = T * T;
+    const s = new Float32Array(T * P);
+    const pSrc = qr ? transposedOffsets(p2cIndex, T, P) : null;
+    const f = Math.fround;
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        const x = b * T * hidden + h * d;
+        const o = (b * heads + h) * block;
+        sgemmImpl(false, true, T, T, d, 1, q, x, hidden, k, x, hidden, 0, out, o, T);
+        if (kr) {
+          sgemmImpl(false, true, T, P, d, 1, q, x, hidden, kr, h * d, hidden, 0, s, 0, P);
+          for (let i = 0; i < T; i++) {
+            for (let j = 0; j < T; j++) out[o + i * T + j] = f(out[o + i * T + j]! + s[i * P + c2pIndex[i * T + j]!]!);
+          }
+        }
+        if (qr && pSrc) {
+          sgemmImpl(false, true, T, P, d, 1, k, x, hidden, qr, h * d, hidden, 0, s, 0, P);
+          for (let e = 0; e < block; e++) out[o + e] = f(out[o + e]! + s[pSrc[e]!]!);
+        }
+      }
+    }
+  },
+
+  disentangledScoresBackward(dOut, q, k, kr, c2pIndex, qr, p2cIndex, dq, dk, dkr, dqr, batch, seq, heads, hidden, P) {
+    const K = "disentangledScoresBackward";
+    const d = checkDisentangled(K, q, k, kr, c2pIndex, qr, p2cIndex, batch, seq, heads, hidden, P);
+    const T = seq;
+    const block = T * T;
+    checkLen(K, "dOut", dOut, batch * heads * block);
+    if (dq) checkLen(K, "dq", dq, batch * T * hidden);
+    if (dk) checkLen(K, "dk", dk, batch * T * hidden);
+    if (dkr) checkLen(K, "dkr", dkr, P * hidden);
+    if (dqr) checkLen(K, "dqr", dqr, P * hidden);
+    if ((dkr && !kr) || (dqr && !qr)) throw new TypeError(`${K}: dkr / dqr given without kr / qr`);
+    if (batch === 0) {
+      dkr?.fill(0, 0, P * hidden);
+      dqr?.fill(0, 0, P * hidden);
+    }
+    const s = new Float32Array(T * P);
+    // s = 0, then the scatter of the dOut block at g through the index (transposed: element (i, j) lands in row j)
+    const scatter = (g: number, index: Int32Array, transposed: boolean): void => {
+      s.fill(0);
+      for (let r = 0; r < T; r++) {
+        for (let c = 0; c < T; c++) {
+          const t = r * P + index[r * T + c]!;
+          s[t] = s[t]! + dOut[g + (transposed ? c * T + r : r * T + c)]!;
+        }
+      }
+    };
+    for (let h = 0; h < heads; h++) {
+      for (let b = 0; b < batch; b++) {
+        const x = b * T * hidden + h * d;
+        const g = (b * heads + h) * block;
+        const rbeta = b === 0 ? 0 : 1;
+        if (dq) sgemmImpl(false, false, T, d, T, 1, dOut, g, T, k, x, hidden, 0, dq, x, hidden);
+        if (dk) sgemmImpl(true, false, T, d, T, 1, dOut, g, T, q, x, hidden, 0, dk, x, hidden);
+        if (kr && (dq || dkr)) {
+          scatter(g, c2pIndex, false);
+          if (dq) sgemmImpl(false, false, T, d, P, 1, s, 0, P, kr, h * d, hidden, 1, dq, x, hidden);
+          if (dkr) sgemmImpl(true, false, P, d, T, 1, s, 0, P, q, x, hidden, rbeta, dkr, h * d, hidden);
+        }
+        if (qr && (dk || dqr)) {
+          scatter(g, p2cIndex, true);
+          if (dk) sgemmImpl(false, false, T, d, P, 1, s, 0, P, qr, h * d, hidden, 1, dk, x, hidden);
+          if (dqr) sgemmImpl(true, false, P, d, T, 1, s, 0, P, k, x, hidden, rbeta, dqr, h * d, hidden);
+        }
+      }
+    }
   },
 
   adamwStep(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, bias1, bias2) {

@@ -81,6 +81,51 @@ export interface Kernels {
   sumSquares(x: Float32Array, n: number): number;
 
   /**
+   * DeBERTa's relative-position score terms over n blocks: scores and out [n, seq, seq], c2p and p2c [n, seq, P],
+   * index tables [seq, seq] with values in [0, P) (a RangeError otherwise):
+   *   out[m, i, j] = scores[m, i, j] + c2p[m, i, c2pIndex[i, j]] + p2c[m, j, p2cIndex[j, i]]
+   * added in that order; a null term is left out (all null: zeros). Overwrites out (out may be scores; the index
+   * of an absent term is not read).
+   */
+  relativeGatherForward(
+    scores: Float32Array | null, c2p: Float32Array | null, c2pIndex: Int32Array, p2c: Float32Array | null,
+    p2cIndex: Int32Array, out: Float32Array, n: number, seq: number, P: number,
+  ): void;
+  /**
+   * The gradients of the gathered terms: dC2p[m, i, c2pIndex[i, j]] and dP2c[m, j, p2cIndex[j, i]] are the sums
+   * of dOut[m, i, j] over the (i, j) that read them (0 where none does), accumulated from 0 in order of increasing
+   * j (dC2p) and increasing i (dP2c). Overwrites dC2p and dP2c; a null one is skipped.
+   */
+  relativeGatherBackward(
+    dOut: Float32Array, dC2p: Float32Array | null, c2pIndex: Int32Array, dP2c: Float32Array | null,
+    p2cIndex: Int32Array, n: number, seq: number, P: number,
+  ): void;
+
+  /**
+   * DeBERTa's disentangled attention logits (unscaled), fused: per batch element b and head h, with q_i, k_j the
+   * rows of the (b, h) slices of q, k [batch*seq, hidden] and kr_p, qr_p those of head h of kr, qr [P, hidden]
+   * (head h is columns h*d .. h*d+d-1, d = hidden / heads):
+   *   out[b, h, i, j] = q_i.k_j + q_i.kr_{c2pIndex[i, j]} + k_j.qr_{p2cIndex[j, i]}
+   * each dot product a GEMM result and the terms added in that order, i.e. exactly relativeGatherForward of the
+   * [T, T] content block and the [T, P] tables S_c = Q Kr^T, S_p = K Qr^T, without materialising those tables.
+   * A null kr / qr leaves its term out. out is [batch, heads, seq, seq]; overwritten.
+   */
+  disentangledScoresForward(
+    q: Float32Array, k: Float32Array, kr: Float32Array | null, c2pIndex: Int32Array, qr: Float32Array | null,
+    p2cIndex: Int32Array, out: Float32Array, batch: number, seq: number, heads: number, hidden: number, P: number,
+  ): void;
+  /**
+   * Its gradients, per (b, h) with G the dOut block and C, R the relativeGatherBackward scatters of G through the
+   * c2p and p2c index ([T, P]): dq = G K + C Kr, dk = G^T Q + R Qr, dkr = sum over b of C^T Q, dqr = sum over b of
+   * R^T K (summed in order of b). Overwrites the non-null outputs (dkr / dqr need kr / qr).
+   */
+  disentangledScoresBackward(
+    dOut: Float32Array, q: Float32Array, k: Float32Array, kr: Float32Array | null, c2pIndex: Int32Array,
+    qr: Float32Array | null, p2cIndex: Int32Array, dq: Float32Array | null, dk: Float32Array | null,
+    dkr: Float32Array | null, dqr: Float32Array | null, batch: number, seq: number, heads: number, hidden: number, P: number,
+  ): void;
+
+  /**
    * One AdamW step exactly as torch.optim.AdamW (decoupled weight decay):
    *   p -= lr * weightDecay * p
    *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2

@@ -1,11 +1,12 @@
 /**
  * Ops for relative-position attention (DeBERTa's disentangled attention): per-head scores of the tokens against
  * a table of position embeddings shared by the whole batch, the gather of those scores along the relative
- * position axis (content-to-position and position-to-content), and a per-row scaling (masking of rows).
+ * position axis (content-to-position and position-to-content), the whole logit computation fused
+ * (disentangledScores, what the model runs), and a per-row scaling (masking of rows).
  */
 import { addGrad, gradBuffer, gradTarget, record } from "../autograd.ts";
 import { kernels } from "../kernels/index.ts";
-import { Tensor } from "../tensor.ts";
+import { Tensor, emptyFloat32 } from "../tensor.ts";
 
 /**
  * Per batch element and head: S[b, h] = X_bh R_h^T, with X [B*T, H] and R [P, H] (heads side by side in H; R is
@@ -63,33 +64,15 @@ export function relativeGather(full: Tensor, index: Int32Array, seq: number, tra
   if (!Number.isInteger(n) || index.length !== seq * seq) {
     throw new Error(`relativeGather: full${full.label()} and an index of ${index.length} values do not fit seq ${seq}`);
   }
-  for (let i = 0; i < index.length; i++) {
-    const p = index[i]!;
-    if (p < 0 || p >= P) throw new Error(`relativeGather: index ${p} at ${i} outside [0, ${P})`);
-  }
-  // src[e] = flat offset within one [T, P] block of the element that lands at e = i * T + j
-  const src = new Int32Array(seq * seq);
-  for (let i = 0; i < seq; i++) {
-    for (let j = 0; j < seq; j++) src[i * seq + j] = transposed ? j * P + index[j * seq + i]! : i * P + index[i * seq + j]!;
-  }
   const out = Tensor.empty(shape ?? [n, seq, seq]);
   if (out.size !== n * seq * seq) throw new Error(`relativeGather: shape [${shape?.join(", ")}] does not hold ${n} x ${seq} x ${seq}`);
-  const block = seq * seq;
-  const fblock = seq * P;
-  const o = out.data;
-  const f = full.data;
-  for (let m = 0; m < n; m++) {
-    const ob = m * block;
-    const fb = m * fblock;
-    for (let e = 0; e < block; e++) o[ob + e] = f[fb + src[e]!]!;
-  }
+  const [c2p, p2c] = transposed ? [null, full.data] : [full.data, null];
+  kernels.relativeGatherForward(null, c2p, index, p2c, index, out.data, n, seq, P);
   return record(out, [full], (g) => {
-    const d = gradBuffer(full);
-    for (let m = 0; m < n; m++) {
-      const ob = m * block;
-      const fb = m * fblock;
-      for (let e = 0; e < block; e++) d[fb + src[e]!] = d[fb + src[e]!]! + g[ob + e]!;
-    }
+    const d = gradSink(full);
+    const [dc, dp] = transposed ? [null, d] : [d, null];
+    kernels.relativeGatherBackward(g, dc, index, dp, index, n, seq, P);
+    finishGrad(full, d);
   });
 }
 
@@ -119,7 +102,7 @@ export function scaleRows(x: Tensor, w: Float32Array): Tensor {
  * terms gathered from c2p [N, T, P] and p2c [N, T, P] (either may be null):
  *   out[n, i, j] = scores[n, i, j] + c2p[n, i, c2pIndex[i, j]] + p2c[n, j, p2cIndex[j, i]]
  * One pass and one output, instead of two relativeGather results and two adds; gradients: scores gets g,
- * c2p / p2c get g scattered back.
+ * c2p / p2c get g scattered back (kernels relativeGatherForward / relativeGatherBackward).
  */
 export function addRelativeScores(
   scores: Tensor, c2p: Tensor | null, c2pIndex: Int32Array, p2c: Tensor | null, p2cIndex: Int32Array, seq: number,
@@ -132,41 +115,74 @@ export function addRelativeScores(
     if (!t) continue;
     if (t.size !== n * seq * P || t.dim(-1) !== P) throw new Error(`addRelativeScores: ${what}${t.label()} does not match ${n} x ${seq} x ${P}`);
     if (idx.length !== block) throw new Error(`addRelativeScores: ${what} index of ${idx.length} values for seq ${seq}`);
-    for (let e = 0; e < block; e++) if (idx[e]! < 0 || idx[e]! >= P) throw new Error(`addRelativeScores: ${what} index ${idx[e]} at ${e} outside [0, ${P})`);
-  }
-  // p2c read transposed: element (i, j) comes from row j; precompute the flat source offsets within one block
-  const c2pSrc = new Int32Array(block);
-  const p2cSrc = new Int32Array(block);
-  for (let i = 0; i < seq; i++) {
-    for (let j = 0; j < seq; j++) {
-      c2pSrc[i * seq + j] = i * P + c2pIndex[i * seq + j]!;
-      p2cSrc[i * seq + j] = j * P + p2cIndex[j * seq + i]!;
-    }
   }
   const out = Tensor.empty(scores.shape);
-  const o = out.data;
-  o.set(scores.data);
-  const fblock = seq * P;
-  const gatherAdd = (full: Float32Array, src: Int32Array): void => {
-    for (let m = 0; m < n; m++) {
-      const ob = m * block;
-      const fb = m * fblock;
-      for (let e = 0; e < block; e++) o[ob + e] = o[ob + e]! + full[fb + src[e]!]!;
-    }
-  };
-  if (c2p) gatherAdd(c2p.data, c2pSrc);
-  if (p2c) gatherAdd(p2c.data, p2cSrc);
+  kernels.relativeGatherForward(scores.data, c2p?.data ?? null, c2pIndex, p2c?.data ?? null, p2cIndex, out.data, n, seq, P);
   return record(out, [scores, c2p, p2c], (g) => {
     addGrad(scores, g);
-    const scatter = (t: Tensor, src: Int32Array): void => {
-      const d = gradBuffer(t);
-      for (let m = 0; m < n; m++) {
-        const ob = m * block;
-        const fb = m * fblock;
-        for (let e = 0; e < block; e++) d[fb + src[e]!] = d[fb + src[e]!]! + g[ob + e]!;
-      }
-    };
-    if (c2p?.requiresGrad) scatter(c2p, c2pSrc);
-    if (p2c?.requiresGrad) scatter(p2c, p2cSrc);
+    const dc = gradSink(c2p);
+    const dp = gradSink(p2c);
+    if (dc || dp) kernels.relativeGatherBackward(g, dc, c2pIndex, dp, p2cIndex, n, seq, P);
+    finishGrad(c2p, dc);
+    finishGrad(p2c, dp);
   });
+}
+
+/**
+ * DeBERTa's attention logits before scaling, fused: per batch element b and head h (heads side by side in H),
+ *   out[b, h, i, j] = q_i.k_j + q_i.kr[c2pIndex[i, j]] + k_j.qr[p2cIndex[j, i]]
+ * with q, k [B*T, H] and the projected relative embeddings kr, qr [P, H] shared by the batch (either null leaves
+ * its term out). The values of addRelativeScores(attentionScores(q, k), headScoresShared(q, kr), c2pIndex,
+ * headScoresShared(k, qr), p2cIndex), but the [B, heads, T, P] tables are never materialised: each (b, h) block
+ * is computed in a scratch block and gathered (kernels disentangledScoresForward / disentangledScoresBackward;
+ * the native ones compute each table only over the columns its rows read, so past 32 rows float rounding may
+ * differ from the unfused ops). Returns [B, heads, T, T].
+ */
+export function disentangledScores(
+  q: Tensor, k: Tensor, kr: Tensor | null, c2pIndex: Int32Array, qr: Tensor | null, p2cIndex: Int32Array,
+  batch: number, seq: number, heads: number,
+): Tensor {
+  const hidden = q.dim(1);
+  if (!Number.isInteger(hidden / heads)) throw new Error(`disentangledScores: hidden ${hidden} not divisible by ${heads} heads`);
+  if (q.shape.length !== 2 || q.dim(0) !== batch * seq || k.shape.length !== 2 || k.dim(0) !== batch * seq || k.dim(1) !== hidden) {
+    throw new Error(`disentangledScores: q${q.label()} / k${k.label()} do not match batch ${batch} x seq ${seq} x hidden ${hidden}`);
+  }
+  const P = (kr ?? qr)?.dim(0) ?? 1;
+  for (const [t, idx, what] of [[kr, c2pIndex, "kr"], [qr, p2cIndex, "qr"]] as const) {
+    if (!t) continue;
+    if (t.shape.length !== 2 || t.dim(0) !== P || t.dim(1) !== hidden) throw new Error(`disentangledScores: ${what}${t.label()} is not [${P}, ${hidden}]`);
+    if (idx.length !== seq * seq) throw new Error(`disentangledScores: ${what} index of ${idx.length} values for seq ${seq}`);
+  }
+  const out = Tensor.empty([batch, heads, seq, seq]);
+  kernels.disentangledScoresForward(q.data, k.data, kr?.data ?? null, c2pIndex, qr?.data ?? null, p2cIndex, out.data, batch, seq, heads, hidden, P);
+  return record(out, [q, k, kr, qr], (g) => {
+    const dq = gradSink(q);
+    const dk = gradSink(k);
+    const dkr = gradSink(kr);
+    const dqr = gradSink(qr);
+    kernels.disentangledScoresBackward(
+      g, q.data, k.data, kr?.data ?? null, c2pIndex, qr?.data ?? null, p2cIndex, dq, dk, dkr, dqr, batch, seq, heads, hidden, P,
+    );
+    finishGrad(q, dq);
+    finishGrad(k, dk);
+    finishGrad(kr, dkr);
+    finishGrad(qr, dqr);
+  });
+}
+
+/**
+ * Where a kernel that overwrites its output should put t's gradient contribution: t's gradient itself when it has
+ * none yet (no zero-fill, no add), else a temporary that finishGrad adds. Null when t needs no gradient.
+ */
+function gradSink(t: Tensor | null): Float32Array | null {
+  if (!t?.requiresGrad) return null;
+  if (t.grad === null) {
+    t.grad = emptyFloat32(t.size);
+    return t.grad;
+  }
+  return emptyFloat32(t.size);
+}
+
+function finishGrad(t: Tensor | null, sink: Float32Array | null): void {
+  if (t && sink && t.grad !== sink) kernels.axpy(1, sink, t.grad!, t.size);
 }
