@@ -7,6 +7,7 @@
  *
  *   node --import tsx tools/dev-probe-ranker.ts --lr 1e-3 --steps 300 --lambda 1 --out runs/exp/rk-lr1e3-l1
  *
+ * `--pool mean` swaps the classifier's input for the mean of the pair's states (an experiment; README, issue 8).
  * Needs runs/demo (the demo's BM25 index and training file); MD2PR_NUM_THREADS=1 to run two probes side by side.
  */
 import { parseArgs } from "node:util";
@@ -19,7 +20,8 @@ import { bm25LexicalScorer } from "../src/training/lexical.ts";
 import { scorePairs, RankerStage } from "../src/training/ranker-stage.ts";
 import { bm25Run, rerankRun, score } from "../src/training/evaluation.ts";
 import { runTrainingLoop } from "../src/training/loop.ts";
-const { values: a } = parseArgs({ options: { lr: { type: "string", default: "1e-3" }, steps: { type: "string", default: "300" }, lambda: { type: "string", default: "1" }, out: { type: "string" }, base: { type: "string", default: DEMO_RANKER_BASE }, bs: { type: "string", default: "8" }, n: { type: "string", default: "7" } } });
+import { meanPooledHead } from "./mean-pooled-head.ts";
+const { values: a } = parseArgs({ options: { lr: { type: "string", default: "1e-3" }, steps: { type: "string", default: "300" }, lambda: { type: "string", default: "1" }, out: { type: "string" }, base: { type: "string", default: DEMO_RANKER_BASE }, bs: { type: "string", default: "8" }, n: { type: "string", default: "7" }, pool: { type: "string", default: "cls" } } });
 const cfg = readPipelineConfig(null, { ...DEMO_OVERRIDES, base: DEMO_BASE, outputDir: "runs/demo" });
 const data = await loadPipelineData(cfg);
 const bm25 = await loadOrBuildBm25(cfg, data.docs);
@@ -28,6 +30,7 @@ const corpus = new TokenizedCorpus(data.docs, loadTokenizer(cfg));
 const lam = Number(a.lambda);
 const lex = lam > 0 ? bm25LexicalScorer(bm25) : undefined;
 const r = CrossEncoder.load(a.base!, { lexicalPrior: lam > 0 ? lam : false, seed: 0 });
+if (a.pool === "mean") meanPooledHead(r);
 const steps = Number(a.steps);
 const stage = new RankerStage(r, ex, corpus, { batchSize: Number(a.bs), negatives: Number(a.n), lengths: cfg.lengths, seed: 0, lexical: lex });
 await runTrainingLoop(stage, { outputDir: a.out!, steps, gradientAccumulation: 1, learningRate: Number(a.lr), warmupSteps: Math.round(steps / 10), weightDecay: 0.01, maxGradNorm: 1, seed: 0, checkpointEvery: 100, evalEvery: 0, resume: true, label: "ranker" });
