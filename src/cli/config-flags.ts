@@ -85,6 +85,7 @@ export const PIPELINE_FLAGS: readonly ConfigFlag[] = [
   { flags: "--self-supervised-lr <x>", paths: ["warmup.learningRate"], kind: float, description: "self-supervised warm-up learning rate" },
   { flags: "--self-supervised-kinds <list>", paths: ["warmup.kinds"], kind: { type: "list" }, description: "warm-up pair kinds, comma-separated (title,ict)" },
   { flags: "--second-round", paths: ["secondRound"], kind: sw, description: "re-mine negatives with the retriever and train a second round" },
+  { flags: "--second-round-teacher-prior", paths: ["secondRoundTeacherPrior"], kind: sw, description: "round two's teacher adds mu x the round-one retriever's score (mu chosen on dev, reranking BM25's top 100)" },
   { flags: "--rerank-depth <n>", paths: ["rerankDepth"], kind: int, description: "candidates the ranker reranks in evaluation" },
   { flags: "--hybrid-rerank-depth <n>", paths: ["hybridRerankDepth"], kind: int, description: "hybrid candidates the ranker reranks (hybrid+rerank)" },
   { flags: "--fusion-depth <n>", paths: ["fusionDepth"], kind: int, description: "results of BM25 and of the retriever fused into the hybrid" },

@@ -33,7 +33,8 @@ export function stageSettings(cfg: PipelineConfig, stage: string): Record<string
   if (stage === "ranker") return { ...common, base: cfg.ranker.base ? resolve(cfg.ranker.base) : common.base, ranker: cfg.ranker };
   const encoder = { shared: cfg.retriever.shared, pooling: cfg.retriever.pooling, similarity: cfg.retriever.similarity };
   if (stage === "warm-up" || stage.endsWith("-warmup")) return { ...common, warmup: cfg.warmup, retriever: encoder };
-  return { ...common, warmup: cfg.warmup, ranker: cfg.ranker, retriever: cfg.retriever };
+  const all = { ...common, warmup: cfg.warmup, ranker: cfg.ranker, retriever: cfg.retriever };
+  return stage.endsWith("-round2") ? { ...all, secondRoundTeacherPrior: cfg.secondRoundTeacherPrior } : all;
 }
 
 /** Writes a model folder whole: `write(tmp)` saves weights, config and tokenizer; the record is added; one rename. */

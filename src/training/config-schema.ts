@@ -93,6 +93,7 @@ export const PipelineConfigSchema = z.object({
     md2pr: Md2prOptionsSchema,
   }).strict(),
   secondRound: z.boolean(),
+  secondRoundTeacherPrior: z.boolean(),
   rerankDepth: size,
   /** Depth of the hybrid first stage that the ranker reranks (hybrid+rerank). */
   hybridRerankDepth: size,

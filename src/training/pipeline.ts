@@ -28,6 +28,7 @@ import { chooseFusion, fusionGrid, truncateRun, type FusionChoice } from "./fusi
 import { bm25LexicalScorer } from "./lexical.ts";
 import { runTrainingLoop, type LoopConfig } from "./loop.ts";
 import { RankerStage, type LexicalScorer, type PairLengths } from "./ranker-stage.ts";
+import type { TeacherPrior } from "./teacher-prior.ts";
 import type { TeacherTokenization } from "./cross-tokenizer-word-level.ts";
 import { DEFAULT_MD2PR, RetrieverStage, type Md2prOptions, type TeacherRanker } from "./retriever-stage.ts";
 import { selfSupervisedPairs, type PairKind } from "./self-supervised.ts";
@@ -68,6 +69,8 @@ export interface PipelineConfig {
   retriever: StageTraining & { shared: boolean; pooling: Pooling; similarity: Similarity; md2pr: Md2prOptions };
   /** Re-mine negatives with the trained retriever and train a second round. */
   secondRound: boolean;
+  /** Round two's teacher adds mu x the round-one retriever's score, mu chosen on dev (teacher-prior.ts). */
+  secondRoundTeacherPrior: boolean;
   rerankDepth: number;
   /** Depth of the hybrid first stage that the ranker reranks (hybrid+rerank). */
   hybridRerankDepth: number;
@@ -104,6 +107,7 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
   // Mean pooling and lr 1e-3: chosen on the SciFact dev split from the MLM-only base (README, "Choices made on dev").
   retriever: { ...stage(300, 16, 3, 1e-3), shared: true, pooling: "mean", similarity: "dot", md2pr: DEFAULT_MD2PR },
   secondRound: false,
+  secondRoundTeacherPrior: false,
   rerankDepth: 100,
   hybridRerankDepth: 100,
   fusionDepth: 1000,
@@ -271,6 +275,7 @@ export async function warmUpRetriever(cfg: PipelineConfig, data: PipelineData, c
 export async function trainRetriever(
   cfg: PipelineConfig, data: PipelineData, examples: TrainingExample[], corpus: TokenizedCorpus, ranker: TeacherRanker | null,
   bm25: Bm25Index, name = "retriever", start: DualEncoder | null = null, teacher: TeacherTokenization | null = null,
+  teacherPrior: TeacherPrior | null = null,
 ): Promise<RetrieverResult> {
   const dir = join(cfg.outputDir, name);
   const devQueries = queriesOf(data, data.dev);
@@ -289,6 +294,7 @@ export async function trainRetriever(
   const retrieverStage = new RetrieverStage(retriever, ranker, examples, corpus, {
     batchSize: cfg.retriever.batchSize, negatives: cfg.retriever.negatives, lengths: cfg.lengths, seed: cfg.seed, md2pr, lexical,
     ...(ranker && teacher ? { teacher } : {}),
+    ...(ranker && teacherPrior ? { teacherPrior } : {}),
   });
   if (cfg.retriever.steps > 0) {
     const evalDuring = cfg.evalEvery > 0 ? { evaluate: () => evaluate(retriever) } : {};

@@ -36,6 +36,7 @@ import { contrastiveLoss, scoreMatrix } from "./losses/contrastive.ts";
 import { hiddenDistillationLoss } from "./losses/hidden-distillation.ts";
 import { ownCandidateScores, sentenceDistillationLoss } from "./losses/sentence-distillation.ts";
 import type { LexicalScorer, PairLengths } from "./ranker-stage.ts";
+import type { TeacherPrior } from "./teacher-prior.ts";
 import { EpochSampler, microRng } from "./sampler.ts";
 
 export interface Md2prOptions {
@@ -81,6 +82,8 @@ export interface RetrieverStageOptions {
   lexical?: LexicalScorer;
   /** The teacher's own tokenization, when it is not the retriever's (a DeBERTa-v3 ranker: sentencePieceTeacher). */
   teacher?: TeacherTokenization;
+  /** Added to the teacher's scores (sentence level and filter): round two's dense prior (teacher-prior.ts). */
+  teacherPrior?: TeacherPrior;
 }
 
 /** A frozen cross-encoder teacher: the BERT CrossEncoder or a DebertaCrossEncoder (arch "deberta-v2"). */
@@ -331,10 +334,15 @@ export class RetrieverStage implements TrainableStage {
         this.options.lengths, tc.specials,
       );
       const lexical = this.options.lexical ? lexicalOfPairs(this.options.lexical, missing.map((m) => m.query), missing.map((m) => m.id)) : undefined;
-      const scores = noGrad(() => this.ranker!.forward(batch.input, { lexical }).scores);
+      const scores = noGrad(() => this.ranker!.forward(batch.input, { lexical }).scores).data;
+      const prior = this.options.teacherPrior;
+      if (prior && prior.weight !== 0) {
+        const extra = lexicalOfPairs(prior.score, missing.map((m) => m.query), missing.map((m) => m.id));
+        for (let k = 0; k < scores.length; k++) scores[k] = scores[k]! + prior.weight * extra[k]!;
+      }
       missing.forEach((m, k) => {
-        out[m.slot] = scores.data[k]!;
-        this.teacherScoreCache.set(m.key, scores.data[k]!);
+        out[m.slot] = scores[k]!;
+        this.teacherScoreCache.set(m.key, scores[k]!);
       });
     }
     return out;

@@ -18,10 +18,15 @@ import { sentencePieceTeacher, type TeacherTokenization } from "./cross-tokenize
 import { readTrainingFile, writeTrainingFile, type TrainingExample } from "./data.ts";
 import { rankerArchOf, trainDebertaRankerStage } from "./deberta-ranker.ts";
 import {
-  evaluateSystems, loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, retrieverNegatives, trainRanker,
+  evaluateSystems, loadOrBuildBm25, loadPipelineData, loadTokenizer, mineTrainingExamples, queriesOf, retrieverNegatives, trainRanker,
   trainRetriever, type PipelineConfig, type PipelineData, type SystemRow,
 } from "./pipeline.ts";
 import type { TeacherRanker } from "./retriever-stage.ts";
+import { chooseTeacherPriorWeight, densePriorScorer, type TeacherPrior } from "./teacher-prior.ts";
+import { bm25LexicalScorer } from "./lexical.ts";
+import { bm25Run } from "./evaluation.ts";
+import { writeJsonAtomic } from "../util/atomic.ts";
+import type { DenseIndex } from "../retrieval/dense-index.ts";
 
 export const STAGES = ["all", "mine", "ranker", "retriever", "eval"] as const;
 export type Stage = (typeof STAGES)[number];
@@ -108,20 +113,45 @@ async function secondRound(
   cfg: PipelineConfig, l: Loaded, corpus: TokenizedCorpus, teacher: Teacher | null, first: DualEncoder, log: (line: string) => void,
 ): Promise<Record<string, number>> {
   const file = join(cfg.outputDir, "train-round2.jsonl");
+  const indexDir = join(cfg.outputDir, "index-round1");
+  const roundOneIndex = async (): Promise<DenseIndex> => {
+    clearStaleIndex(indexDir, first.fingerprint(), log);
+    return encodeCorpus(first, corpus, indexDir, { label: "encode (round 1)" });
+  };
   let examples: TrainingExample[];
   if (existsSync(file)) examples = await readTrainingFile(file, l.data.docs);
   else {
-    const dir = join(cfg.outputDir, "index-round1");
-    clearStaleIndex(dir, first.fingerprint(), log);
-    const index = await encodeCorpus(first, corpus, dir, { label: "encode (round 1)" });
-    examples = retrieverNegatives(first, index, corpus, l.data, cfg.minedNegatives);
+    examples = retrieverNegatives(first, await roundOneIndex(), corpus, l.data, cfg.minedNegatives);
     writeTrainingFile(file, examples);
   }
   log(`round 2: ${examples.length} examples with retriever-mined negatives (${file})`);
-  const r2 = await trainRetriever(cfg, l.data, examples, corpus, teacher?.ranker ?? null, l.bm25, "retriever-round2", first, teacher?.tokens ?? null);
+  const prior = cfg.secondRoundTeacherPrior && teacher ? await roundTwoTeacherPrior(cfg, l, teacher, first, await roundOneIndex(), corpus, log) : null;
+  const r2 = await trainRetriever(cfg, l.data, examples, corpus, teacher?.ranker ?? null, l.bm25, "retriever-round2", first, teacher?.tokens ?? null, prior);
   log(`retriever (round 2): ${r2.dir}; dev ${metricsText(r2.dev)}`);
   return r2.dev;
 }
+
+/**
+ * Round two's teacher: the ranker plus mu x the round-one retriever's score, mu chosen on dev by reranking BM25's
+ * top 100 (teacher-prior.ts); the choice and every trial go to <out>/teacher-prior-round2.json.
+ */
+async function roundTwoTeacherPrior(
+  cfg: PipelineConfig, l: Loaded, teacher: Teacher, first: DualEncoder, index: DenseIndex, corpus: TokenizedCorpus, log: (line: string) => void,
+): Promise<TeacherPrior> {
+  const score = densePriorScorer(first, index, corpus);
+  const devQueries = queriesOf(l.data, l.data.dev);
+  const lexical = teacher.ranker.lexicalWeight ? bm25LexicalScorer(l.bm25) : undefined;
+  const choice = chooseTeacherPriorWeight(teacher.ranker, teacher.tokens?.corpus ?? corpus, cfg.lengths, lexical, score,
+    devQueries, bm25Run(l.bm25, devQueries, PRIOR_DEPTH), l.data.dev, PRIOR_DEPTH);
+  writeJsonAtomic(join(cfg.outputDir, "teacher-prior-round2.json"), { teacher: "ranker + mu x round-one retriever", first: "bm25", ...choice });
+  const alone = choice.trials[0]!["ndcg@10"];
+  const best = choice.trials.find((t) => t.weight === choice.weight)!["ndcg@10"];
+  log(`round 2 teacher: ranker + ${choice.weight.toFixed(4)} x round-one retriever (dev, BM25 top ${PRIOR_DEPTH} reranked: nDCG@10 ${best.toFixed(4)}, ranker alone ${alone.toFixed(4)})`);
+  return { weight: choice.weight, score };
+}
+
+/** BM25 candidates per dev query on which round two's teacher prior is chosen. */
+const PRIOR_DEPTH = 100;
 
 /** Runs `stage` (or every stage, "all") of the pipeline and returns what it made. */
 export async function runPipeline(cfg: PipelineConfig, stage: Stage, options: RunPipelineOptions = {}): Promise<PipelineOutcome> {
