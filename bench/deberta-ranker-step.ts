@@ -1,9 +1,10 @@
 /**
  * Cost of a ranker training step (forward + backward of the listwise loss) and of a teacher forward (no grad),
  * BERT vs DeBERTa-v3 layout at the demo's ranker sizes (hidden 256, 4 layers, 4 heads, intermediate 1024):
- * 8 queries x 8 candidates = 64 pairs of 100..160 tokens (seeded random ids). BERT runs padding-free (packed) as
- * md2pr's ranker does; DeBERTa runs padded (its path). DeBERTa-v3: relative attention, c2p + p2c, shared keys,
- * 256 buckets over 512 positions (deberta-v3-base's settings).
+ * 8 queries x 8 candidates = 64 pairs of 100..160 tokens (seeded random ids). The train step runs padding-free
+ * (packed) for both, as md2pr's rankers do; the teacher forward asks for attention maps and hidden states, so it
+ * runs padded for both. DeBERTa-v3: relative attention, c2p + p2c, shared keys, 256 buckets over 512 positions
+ * (deberta-v3-base's settings). Times are wall-clock (cpu: this process's CPU time), medians.
  *
  *   MD2PR_NUM_THREADS=1 node --import tsx bench/deberta-ranker-step.ts [--steps 3]
  */
@@ -49,22 +50,35 @@ function measure(name: string, ranker: PairRanker): void {
   const rng = new Rng(1);
   const train: number[] = [];
   const teacher: number[] = [];
+  const trainCpu: number[] = [];
+  const teacherCpu: number[] = [];
+  const cpuMs = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   for (let i = 0; i <= steps; i++) {
     const input = batch(i);
     let t0 = performance.now();
+    let c0 = cpuMs();
     const out = ranker.forward(input, { training: true, rng, lexical: new Float32Array(input.batch) });
     backward(listwiseLoss(reshape(out.scores, [8, 8])));
     for (const p of ranker.params.values()) p.grad = null;
     const tTrain = performance.now() - t0;
+    const cTrain = cpuMs() - c0;
     t0 = performance.now();
+    c0 = cpuMs();
     noGrad(() => ranker.forward(input, { lexical: new Float32Array(input.batch), outputAttentions: true, outputHiddenStates: true }));
     const tTeach = performance.now() - t0;
+    const cTeach = cpuMs() - c0;
     if (i > 0) {
       train.push(tTrain);
       teacher.push(tTeach);
+      trainCpu.push(cTrain);
+      teacherCpu.push(cTeach);
     }
   }
-  console.log(`${name.padEnd(34)} train step ${(median(train) / 1000).toFixed(2)} s   teacher forward ${(median(teacher) / 1000).toFixed(2)} s   (${ranker.params.size} tensors)`);
+  const s = (ms: number): string => (ms / 1000).toFixed(2);
+  console.log(`${name.padEnd(34)} train step ${s(median(train))} s (cpu ${s(median(trainCpu))} s)   teacher forward ${s(median(teacher))} s (cpu ${s(median(teacherCpu))} s)   (${ranker.params.size} tensors)`);
 }
 
 console.log(`kernels: ${kernelsInfo()}; 64 pairs of 100..160 tokens; median of ${steps}`);

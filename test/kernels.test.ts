@@ -242,6 +242,73 @@ function runDisentangled(K: Kernels, c: DisCase, withC: boolean, withP: boolean,
   return { out, dq, dk, dkr, dqr };
 }
 
+interface PackedDisCase {
+  lens: Int32Array; ld: number; heads: number; H: number; P: number; rows: number; blockTotal: number;
+  q: Float32Array; k: Float32Array; kr: Float32Array; qr: Float32Array; ci: Int32Array; pi: Int32Array; g: Float32Array;
+}
+
+/** Sequences of the given lengths back to back; index tables [ld, ld] (a sequence reads their top-left part). */
+function packedDisCase(rng: () => number, lens: number[], ld: number, heads: number, d: number, kind: "shift" | "bucket" | "random"): PackedDisCase {
+  const H = heads * d;
+  const { c2p: ci, p2c: pi, P } = relIndex(rng, ld, kind);
+  const rows = lens.reduce((a, b) => a + b, 0);
+  const blockTotal = lens.reduce((a, L) => a + heads * L * L, 0);
+  return {
+    lens: Int32Array.from(lens), ld, heads, H, P, rows, blockTotal, ci, pi,
+    q: rand(rng, rows * H), k: rand(rng, rows * H), kr: rand(rng, P * H), qr: rand(rng, P * H), g: rand(rng, blockTotal),
+  };
+}
+
+/** disentangledScoresPacked forward and gradients in double precision, straight from the definition. */
+function naivePackedDisentangled(c: PackedDisCase, withC: boolean, withP: boolean) {
+  const { lens, ld, heads, H, P, q, k, kr, qr, ci, pi, g } = c;
+  const d = H / heads;
+  const dot = (a: Float32Array, ao: number, b: Float32Array, bo: number) => {
+    let s = 0;
+    for (let x = 0; x < d; x++) s += a[ao + x]! * b[bo + x]!;
+    return s;
+  };
+  const out = new Float64Array(c.blockTotal);
+  const dq = new Float64Array(c.rows * H), dk = new Float64Array(c.rows * H);
+  const dkr = new Float64Array(P * H), dqr = new Float64Array(P * H);
+  let row = 0, block = 0;
+  for (const T of lens) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < T; i++) {
+        for (let j = 0; j < T; j++) {
+          const e = block + (h * T + i) * T + j;
+          const qi = (row + i) * H + h * d, kj = (row + j) * H + h * d;
+          const cp = ci[i * ld + j]! * H + h * d, pp = pi[j * ld + i]! * H + h * d;
+          out[e] = dot(q, qi, k, kj) + (withC ? dot(q, qi, kr, cp) : 0) + (withP ? dot(k, kj, qr, pp) : 0);
+          const ge = g[e]!;
+          for (let x = 0; x < d; x++) {
+            dq[qi + x]! += ge * (k[kj + x]! + (withC ? kr[cp + x]! : 0));
+            dk[kj + x]! += ge * (q[qi + x]! + (withP ? qr[pp + x]! : 0));
+            if (withC) dkr[cp + x]! += ge * q[qi + x]!;
+            if (withP) dqr[pp + x]! += ge * k[kj + x]!;
+          }
+        }
+      }
+    }
+    row += T;
+    block += heads * T * T;
+  }
+  return { out, dq, dk, dkr, dqr };
+}
+
+/** Runs both disentangledScoresPacked kernels of K on a case; outputs start as NaN (they must be overwritten). */
+function runPackedDisentangled(K: Kernels, c: PackedDisCase, withC: boolean, withP: boolean, grads = { q: true, k: true, kr: true, qr: true }) {
+  const { lens, ld, heads, H, P } = c;
+  const kr = withC ? c.kr : null, qr = withP ? c.qr : null;
+  const out = new Float32Array(c.blockTotal).fill(NaN);
+  K.disentangledScoresPackedForward(c.q, c.k, kr, c.ci, qr, c.pi, out, lens, ld, heads, H, P);
+  const nan = (n: number, on: boolean) => (on ? new Float32Array(n).fill(NaN) : null);
+  const dq = nan(c.rows * H, grads.q), dk = nan(c.rows * H, grads.k);
+  const dkr = nan(P * H, withC && grads.kr), dqr = nan(P * H, withP && grads.qr);
+  K.disentangledScoresPackedBackward(c.g, c.q, c.k, kr, c.ci, qr, c.pi, dq, dk, dkr, dqr, lens, ld, heads, H, P);
+  return { out, dq, dk, dkr, dqr };
+}
+
 // ---------------------------------------------------------------------------------------------
 // reference kernels against independent formulas
 
@@ -572,6 +639,25 @@ describe("reference kernels vs naive formulas", () => {
     }
   });
 
+  it("disentangledScoresPacked forward and gradients match their double-precision definition (lengths 0, 1, shorter than the tables)", () => {
+    const rng = mulberry32(35);
+    for (const [lens, ld, heads, d, kind] of [[[5, 0, 1, 7, 3], 8, 2, 3, "shift"], [[4, 7], 7, 1, 4, "bucket"], [[3, 2], 4, 3, 2, "random"]] as const) {
+      const c = packedDisCase(rng, [...lens], ld, heads, d, kind);
+      for (const [withC, withP] of [[true, true], [true, false], [false, true], [false, false]] as const) {
+        const got = runPackedDisentangled(R, c, withC, withP);
+        const want = naivePackedDisentangled(c, withC, withP);
+        const what = `disentangledScoresPacked ${kind} lens ${lens.join("/")} c2p=${withC} p2c=${withP}`;
+        assertClose(got.out, want.out, `${what} forward`, 1e-5, 1e-5);
+        assertClose(got.dq!, want.dq, `${what} dq`, 1e-5, 1e-5);
+        assertClose(got.dk!, want.dk, `${what} dk`, 1e-5, 1e-5);
+        if (withC) assertClose(got.dkr!, want.dkr, `${what} dkr`, 1e-5, 1e-5);
+        if (withP) assertClose(got.dqr!, want.dqr, `${what} dqr`, 1e-5, 1e-5);
+      }
+    }
+    const c = packedDisCase(rng, [2, 5], 4, 1, 2, "shift");
+    assert.throws(() => runPackedDisentangled(R, c, true, true), /disentangledScoresPackedForward: lens value 5 at 1 outside \[0, 4\]/);
+  });
+
   it("rejects arrays that are too short", () => {
     assert.throws(() => R.sgemm(false, false, 2, 2, 2, 1, new Float32Array(3), 0, 2, new Float32Array(4), 0, 2, 0, new Float32Array(4), 0, 2), /sgemm/);
     assert.throws(() => R.add(new Float32Array(2), new Float32Array(3), new Float32Array(3), 3), /add/);
@@ -871,18 +957,20 @@ describe("native kernels vs reference", { skip: skipNative }, () => {
     for (let i = 0; i < one.length; i++) assert.deepEqual(two[i], one[i], `output ${i}`);
   });
 
-  it("relative gathers and disentangledScores give the same results with 1 and 2 threads", () => {
+  it("relative gathers and disentangledScores (padded and packed) give the same results with 1 and 2 threads", () => {
     const rng = mulberry32(34);
     const { c2p: ci, p2c: pi, P } = relIndex(rng, 40, "shift");
     const n = 50;
     const s = rand(rng, n * 1600), c = rand(rng, n * 40 * P), p = rand(rng, n * 40 * P);
     // heads 1: more threads than heads (content and relative gradients in two passes); heads 4: one pass by head
     const cases = [disCase(rng, 5, 40, 1, 8, "shift"), disCase(rng, 3, 37, 4, 4, "bucket")];
+    const packedCases = [packedDisCase(rng, [40, 3, 17, 33], 40, 1, 8, "shift"), packedDisCase(rng, [37, 5, 0, 20], 37, 4, 4, "bucket")];
     const run = () => {
       const o = new Float32Array(n * 1600), dc = new Float32Array(n * 40 * P), dp = new Float32Array(n * 40 * P);
       K.relativeGatherForward(s, c, ci, p, pi, o, n, 40, P);
       K.relativeGatherBackward(s, dc, ci, dp, pi, n, 40, P);
-      return [o, dc, dp, ...cases.flatMap((dc) => Object.values(runDisentangled(K, dc, true, true)))];
+      return [o, dc, dp, ...cases.flatMap((dc) => Object.values(runDisentangled(K, dc, true, true))),
+        ...packedCases.flatMap((pc) => Object.values(runPackedDisentangled(K, pc, true, true)))];
     };
     const prev = K.native.setNumThreads(1);
     let one;
@@ -970,6 +1058,50 @@ describe("native kernels vs reference", { skip: skipNative }, () => {
       /disentangledScoresForward: c2pIndex value 5 at 0 outside \[0, 5\)/);
     assert.throws(() => K.disentangledScoresBackward(c.g, c.q, c.k, null, c.ci, null, c.pi, null, null, new Float32Array(c.P * c.H), null, 1, 3, 2, c.H, c.P),
       (e: unknown) => e instanceof TypeError && /dkr \/ dqr given without kr \/ qr/.test(String(e)));
+  });
+
+  it("disentangledScoresPacked forward/backward match the reference (mixed lengths, windowed and whole tables, c2p / p2c only, partial gradients)", () => {
+    const rng = mulberry32(36);
+    const cases: [number[], number, number, number, "shift" | "bucket" | "random"][] = [
+      [[70, 1, 0, 33, 45, 5], 72, 3, 8, "shift"], [[40, 17, 3, 40], 45, 2, 5, "bucket"], [[12, 33], 33, 1, 6, "random"], [[1], 1, 2, 2, "shift"],
+    ];
+    for (const [lens, ld, heads, d, kind] of cases) {
+      const c = packedDisCase(rng, lens, ld, heads, d, kind);
+      for (const [withC, withP] of [[true, true], [true, false], [false, true], [false, false]] as const) {
+        const want = runPackedDisentangled(R, c, withC, withP);
+        const got = runPackedDisentangled(K, c, withC, withP);
+        const what = `disentangledScoresPacked ${kind} lens ${lens.join("/")} c2p=${withC} p2c=${withP}`;
+        assertClose(got.out, want.out, `${what} forward`, 1e-5, 1e-5);
+        for (const key of ["dq", "dk", "dkr", "dqr"] as const) {
+          if (want[key]) assertClose(got[key]!, want[key]!, `${what} ${key}`, 1e-5, 1e-5);
+        }
+      }
+      const full = runPackedDisentangled(K, c, true, true);
+      for (const grads of [{ q: true, k: false, kr: false, qr: false }, { q: false, k: false, kr: true, qr: false }, { q: false, k: true, kr: false, qr: true }]) {
+        const part = runPackedDisentangled(K, c, true, true, grads);
+        for (const key of ["q", "k", "kr", "qr"] as const) {
+          const dk = `d${key}` as "dq" | "dk" | "dkr" | "dqr";
+          if (grads[key]) assert.deepEqual(part[dk], full[dk], `partial gradients ${JSON.stringify(grads)} ${dk}`);
+          else assert.equal(part[dk], null);
+        }
+      }
+    }
+    // equal lengths: exactly the padded kernels
+    const p = disCase(rng, 3, 37, 2, 4, "bucket");
+    const padded = runDisentangled(K, p, true, true);
+    const asPacked = runPackedDisentangled(K, { ...p, lens: Int32Array.from([37, 37, 37]), ld: 37, rows: 3 * 37, blockTotal: 3 * 2 * 37 * 37 }, true, true);
+    for (const key of ["out", "dq", "dk", "dkr", "dqr"] as const) assert.deepEqual(asPacked[key], padded[key], `equal lengths: ${key}`);
+    // no sequences: zero relative gradients
+    const z = runPackedDisentangled(K, packedDisCase(rng, [], 4, 2, 2, "shift"), true, true);
+    assert.ok(z.dkr!.every((v) => v === 0) && z.dqr!.every((v) => v === 0));
+    const bad = packedDisCase(rng, [2, 5], 4, 1, 2, "shift");
+    assert.throws(() => runPackedDisentangled(K, bad, true, true),
+      (e: unknown) => e instanceof RangeError && /disentangledScoresPackedForward: lens value 5 at 1 outside \[0, 4\]/.test(String(e)));
+    const c = packedDisCase(rng, [2, 3], 4, 1, 2, "shift");
+    assert.throws(() => K.disentangledScoresPackedForward(c.q, c.k, c.kr, c.ci, null, c.pi, new Float32Array(c.blockTotal - 1), c.lens, 4, 1, c.H, c.P),
+      /disentangledScoresPackedForward: out has 12 elements, needs 13/);
+    assert.throws(() => K.disentangledScoresPackedBackward(c.g, c.q.subarray(1), c.k, c.kr, c.ci, null, c.pi, null, null, null, null, c.lens, 4, 1, c.H, c.P),
+      /disentangledScoresPackedBackward: q has 9 elements, needs 10/);
   });
 
   it("throws a TypeError naming the kernel on misuse, RangeError on short arrays", () => {

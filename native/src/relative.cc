@@ -5,10 +5,12 @@
 // Blocks are independent (split over the pool); within a block the order of the float operations is the
 // reference's, so results match it bit for bit. disentangledScores*: the same with the score terms computed
 // (GEMMs per batch element and head) instead of read from materialised tables; equal to the reference up to
-// float rounding (the GEMMs, and the tables' row windows below).
+// float rounding (the GEMMs, and the tables' row windows below). disentangledScoresPacked*: the same over
+// sequences of different lengths stored back to back (padding-free).
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,12 +37,12 @@ bool CheckIndex(Args& args, const char* name, const int32_t* idx, size_t len, in
   return true;
 }
 
-// src[i * T + j] = j * P + index[j * T + i]: the flat offset (within one [T, P] block) that element (i, j) of the
-// transposed (p2c) gather reads.
-void TransposedOffsets(const int32_t* index, int64_t T, int64_t P, std::vector<int32_t>& src) {
+// src[i * T + j] = j * P + index[j * ld + i]: the flat offset (within one [T, P] block) that element (i, j) of the
+// transposed (p2c) gather reads (the index the top-left [T, T] part of a table with rows of ld values).
+void TransposedOffsets(const int32_t* index, int64_t T, int64_t ld, int64_t P, std::vector<int32_t>& src) {
   src.resize(static_cast<size_t>(T * T));
   for (int64_t j = 0; j < T; j++) {
-    const int32_t* row = index + j * T;
+    const int32_t* row = index + j * ld;
     const int32_t base = static_cast<int32_t>(j * P);
     for (int64_t i = 0; i < T; i++) src[i * T + j] = base + row[i];
   }
@@ -97,7 +99,7 @@ Napi::Value RelativeGatherForward(const Napi::CallbackInfo& info) {
   if (!args.ok()) return args.fail();
   if (n == 0 || block == 0) return info.Env().Undefined();
   std::vector<int32_t> pSrc;
-  if (p) TransposedOffsets(pi, T, P, pSrc);
+  if (p) TransposedOffsets(pi, T, T, P, pSrc);
   const int32_t* psrc = p ? pSrc.data() : ci;  // unused without p2c
   GatherFn fn = s ? PickGather<true>(c != nullptr, p != nullptr) : PickGather<false>(c != nullptr, p != nullptr);
   size_t minBlocks = std::max<size_t>(1, kMinElemsPerThread / static_cast<size_t>(block));
@@ -111,19 +113,20 @@ Napi::Value RelativeGatherForward(const Napi::CallbackInfo& info) {
 }
 
 // Adds the block g [T, T] into s [T, P] through the c2p index (transposed: the p2c index), each destination in
-// order of its sources (increasing j for c2p, increasing i for p2c).
-void ScatterRows(const float* g, const int32_t* index, bool transposed, float* s, int64_t T, int64_t P) {
+// order of its sources (increasing j for c2p, increasing i for p2c). The index is the top-left [T, T] part of a
+// table with rows of ld values (ld >= T).
+void ScatterRows(const float* g, const int32_t* index, int64_t ld, bool transposed, float* s, int64_t T, int64_t P) {
   if (!transposed) {
     for (int64_t i = 0; i < T; i++) {
       float* srow = s + i * P;
-      const int32_t* idx = index + i * T;
+      const int32_t* idx = index + i * ld;
       const float* grow = g + i * T;
       for (int64_t j = 0; j < T; j++) srow[idx[j]] += grow[j];
     }
   } else {
     for (int64_t j = 0; j < T; j++) {
       float* srow = s + j * P;
-      const int32_t* idx = index + j * T;
+      const int32_t* idx = index + j * ld;
       const float* gcol = g + j;
       for (int64_t i = 0; i < T; i++) srow[idx[i]] += gcol[i * T];
     }
@@ -133,7 +136,7 @@ void ScatterRows(const float* g, const int32_t* index, bool transposed, float* s
 // Zeroes s [T, P] and scatters g into it (ScatterRows).
 void ScatterBlock(const float* g, const int32_t* index, bool transposed, float* s, int64_t T, int64_t P) {
   std::memset(s, 0, static_cast<size_t>(T * P) * sizeof(float));
-  ScatterRows(g, index, transposed, s, T, P);
+  ScatterRows(g, index, T, transposed, s, T, P);
 }
 
 // relativeGatherBackward(dOut, dC2p|null, c2pIndex, dP2c|null, p2cIndex, n, seq, P): overwrites dC2p / dP2c with
@@ -169,22 +172,29 @@ Napi::Value RelativeGatherBackward(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Disentangled attention scores, fused: per (b, h) the content score q k^T, and the c2p / p2c tables q kr^T and
-// k qr^T computed into a [T, P] scratch block (cache-resident) and gathered at once, so the [B, heads, T, P]
-// tables are never materialised; the backward scatters into the same scratch and multiplies from there.
-// Row i of a table is read only at columns index[i, :], a window of about T of the P (= 2T - 1 unbucketed)
+// Disentangled attention scores, fused: per (sequence b, head h) the content score q k^T, and the c2p / p2c tables
+// q kr^T and k qr^T computed into a [L, P] scratch block (cache-resident) and gathered at once, so the
+// [B, heads, L, P] tables are never materialised; the backward scatters into the same scratch and multiplies from
+// there. Row i of a table is read only at columns index[i, :], a window of about L of the P (= 2T - 1 unbucketed)
 // columns, so the tables are computed (and their gradients multiplied) by blocks of rows over their windows only.
+// Sequences may differ in length (the packed layout: sequence b's rows start after the lengths before it, its
+// [heads, L_b, L_b] score block after the heads * L^2 before it); one of length L reads the top-left [L, L] part of
+// the [ld, ld] index tables. The padded layout is the case of equal lengths T = ld.
 
 struct Disentangled {
   const float *q, *k, *kr, *qr;
   const int32_t *ci, *pi;
-  int64_t batch, T, heads, H, P, dh;
-  // offsets of the (b, h) slice in q / k, and of head h in kr / qr
-  int64_t x(int64_t b, int64_t h) const { return b * T * H + h * dh; }
+  int64_t heads, H, P, dh, ld;
+  std::vector<int64_t> lens, rowStart, blockStart;
+  int64_t rows = 0, blockTotal = 0, maxLen = 0;
+  int64_t nseq() const { return static_cast<int64_t>(lens.size()); }
+  // offsets of the (b, h) slice in q / k, of the (b, h) score block, and of head h in kr / qr
+  int64_t x(int64_t b, int64_t h) const { return rowStart[b] * H + h * dh; }
+  int64_t o(int64_t b, int64_t h) const { return blockStart[b] + h * lens[b] * lens[b]; }
   int64_t r(int64_t h) const { return h * dh; }
 };
 
-// Rows [r0, r1) of a [T, P] table are read at columns [lo, hi) only.
+// Rows [r0, r1) of a [L, P] table are read at columns [lo, hi) only.
 struct Window {
   int64_t r0, r1, lo, hi;
 };
@@ -192,36 +202,72 @@ struct Window {
 // Rows per window: small enough that the windows stay narrow, large enough for efficient GEMMs.
 constexpr int64_t kWindowRows = 32;
 
-// The windows of the rows of an index table [T, T] (values in [0, P)); a single window over the whole table
-// when windows would save little (short tables, bucketed positions).
-std::vector<Window> Windows(const int32_t* index, int64_t T, int64_t P) {
+// The windows of the rows of the top-left [T, T] part of an index table with rows of ld values (values in [0, P));
+// a single window over the columns the block reads when windows would save little (short tables, bucketed
+// positions).
+std::vector<Window> Windows(const int32_t* index, int64_t T, int64_t ld) {
   std::vector<Window> w;
+  if (T == 0) return w;
   int64_t area = 0;
+  int32_t lo = index[0], hi = lo;
   for (int64_t r0 = 0; r0 < T; r0 += kWindowRows) {
     const int64_t r1 = std::min(T, r0 + kWindowRows);
-    int32_t lo = index[r0 * T], hi = lo;
-    for (int64_t e = r0 * T; e < r1 * T; e++) {
-      lo = std::min(lo, index[e]);
-      hi = std::max(hi, index[e]);
+    int32_t wlo = index[r0 * ld], whi = wlo;
+    for (int64_t r = r0; r < r1; r++) {
+      const int32_t* row = index + r * ld;
+      for (int64_t c = 0; c < T; c++) {
+        wlo = std::min(wlo, row[c]);
+        whi = std::max(whi, row[c]);
+      }
     }
-    w.push_back({r0, r1, lo, static_cast<int64_t>(hi) + 1});
-    area += (r1 - r0) * (hi + 1 - lo);
+    w.push_back({r0, r1, wlo, static_cast<int64_t>(whi) + 1});
+    area += (r1 - r0) * (whi + 1 - wlo);
+    lo = std::min(lo, wlo);
+    hi = std::max(hi, whi);
   }
-  if (T > 0 && 10 * area > 8 * T * P) w.assign(1, Window{0, T, 0, P});
+  if (10 * area > 8 * T * (hi + 1 - lo)) w.assign(1, Window{0, T, lo, static_cast<int64_t>(hi) + 1});
   return w;
 }
 
-// Reads q, k, kr|null, c2pIndex, qr|null, p2cIndex at o..o+5 and batch, seq, heads, hidden, P at d..d+4.
-bool ReadDisentangled(Args& args, size_t o, size_t d, Disentangled& z) {
-  size_t ql = 0, kl = 0, krl = 0, cil = 0, qrl = 0, pil = 0;
+// What the items of one length share: the windows of both tables and the p2c gather offsets (forward only).
+struct LengthPlan {
+  std::vector<Window> cw, pw;
+  std::vector<int32_t> pSrc;
+};
+
+// The plans of the lengths present, by length.
+std::vector<std::unique_ptr<LengthPlan>> Plans(const Disentangled& z, bool withSrc) {
+  std::vector<std::unique_ptr<LengthPlan>> plans(static_cast<size_t>(z.maxLen + 1));
+  for (int64_t L : z.lens) {
+    if (L == 0 || plans[L]) continue;
+    auto pl = std::make_unique<LengthPlan>();
+    if (z.kr) pl->cw = Windows(z.ci, L, z.ld);
+    if (z.qr) pl->pw = Windows(z.pi, L, z.ld);
+    if (z.qr && withSrc) TransposedOffsets(z.pi, L, z.ld, z.P, pl->pSrc);
+    plans[L] = std::move(pl);
+  }
+  return plans;
+}
+
+// Reads q, k, kr|null, c2pIndex, qr|null, p2cIndex at o..o+5, then at d..d+4 either batch, seq, heads, hidden, P
+// (padded) or lens, indexSeq, heads, hidden, P (packed), and checks them.
+bool ReadDisentangled(Args& args, size_t o, size_t d, bool packed, Disentangled& z) {
+  size_t ql = 0, kl = 0, krl = 0, cil = 0, qrl = 0, pil = 0, ll = 0;
   z.q = args.f32(o, "q", &ql);
   z.k = args.f32(o + 1, "k", &kl);
   z.kr = args.f32OrNull(o + 2, "kr", &krl);
   z.ci = args.i32(o + 3, "c2pIndex", &cil);
   z.qr = args.f32OrNull(o + 4, "qr", &qrl);
   z.pi = args.i32(o + 5, "p2cIndex", &pil);
-  z.batch = args.dim(d, "batch");
-  z.T = args.dim(d + 1, "seq");
+  const int32_t* lens = nullptr;
+  int64_t batch = 0;
+  if (packed) {
+    lens = args.i32(d, "lens", &ll);
+    z.ld = args.dim(d + 1, "indexSeq");
+  } else {
+    batch = args.dim(d, "batch");
+    z.ld = args.dim(d + 1, "seq");
+  }
   z.heads = args.dim(d + 2, "heads");
   z.H = args.dim(d + 3, "hidden");
   z.P = args.dim(d + 4, "P");
@@ -231,13 +277,31 @@ bool ReadDisentangled(Args& args, size_t o, size_t d, Disentangled& z) {
     return false;
   }
   z.dh = z.H / z.heads;
-  const size_t x = static_cast<size_t>(z.batch * z.T * z.H), r = static_cast<size_t>(z.P * z.H);
+  const size_t n = packed ? ll : static_cast<size_t>(batch);
+  z.lens.resize(n);
+  z.rowStart.resize(n);
+  z.blockStart.resize(n);
+  for (size_t b = 0; b < n; b++) {
+    const int64_t L = packed ? lens[b] : z.ld;
+    if (L < 0 || L > z.ld) {
+      args.rangeError("lens value " + std::to_string(L) + " at " + std::to_string(b) + " outside [0, " +
+                      std::to_string(z.ld) + "]");
+      return false;
+    }
+    z.lens[b] = L;
+    z.rowStart[b] = z.rows;
+    z.blockStart[b] = z.blockTotal;
+    z.rows += L;
+    z.blockTotal += z.heads * L * L;
+    z.maxLen = std::max(z.maxLen, L);
+  }
+  const size_t x = static_cast<size_t>(z.rows * z.H), r = static_cast<size_t>(z.P * z.H);
   args.need("q", ql, x);
   args.need("k", kl, x);
   if (z.kr) args.need("kr", krl, r);
   if (z.qr) args.need("qr", qrl, r);
-  if (z.kr && !CheckIndex(args, "c2pIndex", z.ci, cil, z.T, z.P)) return false;
-  if (z.qr && !CheckIndex(args, "p2cIndex", z.pi, pil, z.T, z.P)) return false;
+  if (z.kr && !CheckIndex(args, "c2pIndex", z.ci, cil, z.ld, z.P)) return false;
+  if (z.qr && !CheckIndex(args, "p2cIndex", z.pi, pil, z.ld, z.P)) return false;
   return args.ok();
 }
 
@@ -271,141 +335,143 @@ void TableByWindows(bool inPool, const std::vector<Window>& ws, const float* x, 
   }
 }
 
-// disentangledScoresForward(q, k, kr|null, c2pIndex, qr|null, p2cIndex, out, batch, seq, heads, hidden, P)
-Napi::Value DisentangledScoresForward(const Napi::CallbackInfo& info) {
-  Args args(info, "disentangledScoresForward", 12);
+// disentangledScoresForward(q, k, kr|null, c2pIndex, qr|null, p2cIndex, out, batch, seq, heads, hidden, P) and
+// disentangledScoresPackedForward(q, k, kr|null, c2pIndex, qr|null, p2cIndex, out, lens, indexSeq, heads, hidden, P)
+Napi::Value ScoresForward(const Napi::CallbackInfo& info, const char* name, bool packed) {
+  Args args(info, name, 12);
   Disentangled z;
-  if (!ReadDisentangled(args, 0, 7, z)) return args.fail();
+  if (!ReadDisentangled(args, 0, 7, packed, z)) return args.fail();
   size_t ol = 0;
   float* out = args.f32(6, "out", &ol);
-  args.need("out", ol, static_cast<size_t>(z.batch * z.heads * z.T * z.T));
+  args.need("out", ol, static_cast<size_t>(z.blockTotal));
   if (!args.ok()) return args.fail();
-  const int64_t T = z.T, P = z.P, block = T * T;
-  std::vector<int32_t> pSrc;
-  if (z.qr) TransposedOffsets(z.pi, T, P, pSrc);
-  const std::vector<Window> cw = z.kr ? Windows(z.ci, T, P) : std::vector<Window>();
-  const std::vector<Window> pw = z.qr ? Windows(z.pi, T, P) : std::vector<Window>();
-  const int64_t items = z.batch * z.heads;
+  const std::vector<std::unique_ptr<LengthPlan>> plans = Plans(z, true);
+  const int64_t P = z.P, H = z.H, dh = z.dh, ld = z.ld, items = z.nseq() * z.heads;
   InParts(items, [&](int part, int nparts, bool inPool) {
-    float* s = Scratch(static_cast<size_t>(T * P));
+    float* s = Scratch(static_cast<size_t>(z.maxLen * P));
     for (int64_t it = part; it < items; it += nparts) {
-      const int64_t b = it / z.heads, h = it % z.heads;
+      const int64_t b = it / z.heads, h = it % z.heads, L = z.lens[b];
+      if (L == 0) continue;
+      const LengthPlan& pl = *plans[L];
       const float* qb = z.q + z.x(b, h);
       const float* kb = z.k + z.x(b, h);
-      float* o = out + it * block;
-      GemmInKernel(inPool, false, true, T, T, z.dh, 1.f, qb, z.H, kb, z.H, 0.f, o, T);
+      float* o = out + z.o(b, h);
+      GemmInKernel(inPool, false, true, L, L, dh, 1.f, qb, H, kb, H, 0.f, o, L);
       if (z.kr) {
-        TableByWindows(inPool, cw, qb, z.kr + z.r(h), z.H, z.dh, s, P);
-        for (int64_t i = 0; i < T; i++) {
+        TableByWindows(inPool, pl.cw, qb, z.kr + z.r(h), H, dh, s, P);
+        for (int64_t i = 0; i < L; i++) {
           const float* srow = s + i * P;
-          const int32_t* idx = z.ci + i * T;
-          float* orow = o + i * T;
-          for (int64_t j = 0; j < T; j++) orow[j] += srow[idx[j]];
+          const int32_t* idx = z.ci + i * ld;
+          float* orow = o + i * L;
+          for (int64_t j = 0; j < L; j++) orow[j] += srow[idx[j]];
         }
       }
       if (z.qr) {
-        TableByWindows(inPool, pw, kb, z.qr + z.r(h), z.H, z.dh, s, P);
-        const int32_t* src = pSrc.data();
-        for (int64_t e = 0; e < block; e++) o[e] += s[src[e]];
+        TableByWindows(inPool, pl.pw, kb, z.qr + z.r(h), H, dh, s, P);
+        const int32_t* src = pl.pSrc.data();
+        for (int64_t e = 0; e < L * L; e++) o[e] += s[src[e]];
       }
     }
   });
   return info.Env().Undefined();
 }
 
-// ScatterBlock over windows: zeroes only the windows (the only part the scatter writes and the GEMMs read).
-void ScatterWindows(const float* g, const int32_t* index, bool transposed, const std::vector<Window>& ws, float* s,
-                    int64_t T, int64_t P) {
-  if (ws.size() == 1 && ws[0].lo == 0 && ws[0].hi == P) {
-    ScatterBlock(g, index, transposed, s, T, P);
-    return;
-  }
+Napi::Value DisentangledScoresForward(const Napi::CallbackInfo& info) {
+  return ScoresForward(info, "disentangledScoresForward", false);
+}
+
+Napi::Value DisentangledScoresPackedForward(const Napi::CallbackInfo& info) {
+  return ScoresForward(info, "disentangledScoresPackedForward", true);
+}
+
+// Zeroes the windows of s (the only part the scatter writes and the GEMMs read) and scatters g into it.
+void ScatterWindows(const float* g, const int32_t* index, int64_t ld, bool transposed, const std::vector<Window>& ws,
+                    float* s, int64_t T, int64_t P) {
   for (const Window& w : ws) {
     for (int64_t r = w.r0; r < w.r1; r++) std::memset(s + r * P + w.lo, 0, static_cast<size_t>(w.hi - w.lo) * sizeof(float));
   }
-  ScatterRows(g, index, transposed, s, T, P);
+  ScatterRows(g, index, ld, transposed, s, T, P);
 }
 
-// One term's gradients for one (b, h) from its scatter s [T, P]: dx[rows] += s[rows, window] r[window] (X's rows:
-// q for c2p, k for p2c) and dr[window] += s[rows, window]^T x[rows]; rOverwrite: dr is overwritten (first b) when
-// a single window spans the table, else zeroed beforehand by the caller.
+// One term's gradients for one (b, h) from its scatter s [L, P]: dx[rows] += s[rows, window] r[window] (X's rows:
+// q for c2p, k for p2c) and dr[window] += s[rows, window]^T x[rows].
 void TermBackward(bool inPool, const std::vector<Window>& ws, const float* s, int64_t P, const float* x, const float* r,
-                  float* dx, float* dr, int64_t H, int64_t dh, bool rOverwrite) {
+                  float* dx, float* dr, int64_t H, int64_t dh) {
   for (const Window& w : ws) {
     const int64_t rows = w.r1 - w.r0, cols = w.hi - w.lo;
     const float* sw = s + w.r0 * P + w.lo;
     if (dx) GemmInKernel(inPool, false, false, rows, dh, cols, 1.f, sw, P, r + w.lo * H, H, 1.f, dx + w.r0 * H, H);
-    if (dr) {
-      GemmInKernel(inPool, true, false, cols, dh, rows, 1.f, sw, P, x + w.r0 * H, H, rOverwrite ? 0.f : 1.f,
-                   dr + w.lo * H, H);
-    }
+    if (dr) GemmInKernel(inPool, true, false, cols, dh, rows, 1.f, sw, P, x + w.r0 * H, H, 1.f, dr + w.lo * H, H);
   }
 }
 
 // disentangledScoresBackward(dOut, q, k, kr|null, c2pIndex, qr|null, p2cIndex, dq|null, dk|null, dkr|null,
-// dqr|null, batch, seq, heads, hidden, P)
-Napi::Value DisentangledScoresBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "disentangledScoresBackward", 16);
+// dqr|null, batch, seq, heads, hidden, P) and disentangledScoresPackedBackward(..., dqr|null, lens, indexSeq, heads,
+// hidden, P)
+Napi::Value ScoresBackward(const Napi::CallbackInfo& info, const char* name, bool packed) {
+  Args args(info, name, 16);
   Disentangled z;
-  if (!ReadDisentangled(args, 1, 11, z)) return args.fail();
+  if (!ReadDisentangled(args, 1, 11, packed, z)) return args.fail();
   size_t gl = 0, dql = 0, dkl = 0, dkrl = 0, dqrl = 0;
   const float* g = args.f32(0, "dOut", &gl);
   float* dq = args.f32OrNull(7, "dq", &dql);
   float* dk = args.f32OrNull(8, "dk", &dkl);
   float* dkr = args.f32OrNull(9, "dkr", &dkrl);
   float* dqr = args.f32OrNull(10, "dqr", &dqrl);
-  const size_t x = static_cast<size_t>(z.batch * z.T * z.H), r = static_cast<size_t>(z.P * z.H);
-  args.need("dOut", gl, static_cast<size_t>(z.batch * z.heads * z.T * z.T));
+  const size_t x = static_cast<size_t>(z.rows * z.H), r = static_cast<size_t>(z.P * z.H);
+  args.need("dOut", gl, static_cast<size_t>(z.blockTotal));
   if (dq) args.need("dq", dql, x);
   if (dk) args.need("dk", dkl, x);
   if (dkr) args.need("dkr", dkrl, r);
   if (dqr) args.need("dqr", dqrl, r);
   if (args.ok() && ((dkr && !z.kr) || (dqr && !z.qr))) args.typeError("dkr / dqr given without kr / qr");
   if (!args.ok()) return args.fail();
-  const int64_t T = z.T, P = z.P, dh = z.dh, H = z.H, block = T * T;
-  const std::vector<Window> cw = z.kr ? Windows(z.ci, T, P) : std::vector<Window>();
-  const std::vector<Window> pw = z.qr ? Windows(z.pi, T, P) : std::vector<Window>();
-  const bool cFull = cw.size() == 1, pFull = pw.size() == 1;
-  // Relative gradients accumulated window by window start from zero (the rows no window reaches stay zero).
-  if (dkr && (!cFull || z.batch == 0)) std::memset(dkr, 0, r * sizeof(float));
-  if (dqr && (!pFull || z.batch == 0)) std::memset(dqr, 0, r * sizeof(float));
-  if (z.batch == 0) return info.Env().Undefined();
+  const int64_t P = z.P, dh = z.dh, H = z.H, ld = z.ld;
+  // The relative gradients are accumulated window by window from zero (the rows no window reaches stay zero).
+  if (dkr) std::memset(dkr, 0, r * sizeof(float));
+  if (dqr) std::memset(dqr, 0, r * sizeof(float));
+  const std::vector<std::unique_ptr<LengthPlan>> plans = Plans(z, false);
   // One (b, h): the content gradients (withX: dq, dk) and / or the relative ones (withR: dkr, dqr, accumulated over
   // b, so the items of one head must run in order of b).
   auto item = [&](int64_t b, int64_t h, bool withX, bool withR, bool inPool, float* s) {
-    const float* gb = g + (b * z.heads + h) * block;
+    const int64_t L = z.lens[b];
+    if (L == 0) return;
+    const LengthPlan& pl = *plans[L];
+    const float* gb = g + z.o(b, h);
     const float* qb = z.q + z.x(b, h);
     const float* kb = z.k + z.x(b, h);
     float* dqb = withX && dq ? dq + z.x(b, h) : nullptr;
     float* dkb = withX && dk ? dk + z.x(b, h) : nullptr;
     float* dkrh = withR && dkr ? dkr + z.r(h) : nullptr;
     float* dqrh = withR && dqr ? dqr + z.r(h) : nullptr;
-    if (dqb) GemmInKernel(inPool, false, false, T, dh, T, 1.f, gb, T, kb, H, 0.f, dqb, H);
-    if (dkb) GemmInKernel(inPool, true, false, T, dh, T, 1.f, gb, T, qb, H, 0.f, dkb, H);
+    if (dqb) GemmInKernel(inPool, false, false, L, dh, L, 1.f, gb, L, kb, H, 0.f, dqb, H);
+    if (dkb) GemmInKernel(inPool, true, false, L, dh, L, 1.f, gb, L, qb, H, 0.f, dkb, H);
     if (z.kr && (dqb || dkrh)) {
-      ScatterWindows(gb, z.ci, false, cw, s, T, P);
-      TermBackward(inPool, cw, s, P, qb, z.kr + z.r(h), dqb, dkrh, H, dh, cFull && b == 0);
+      ScatterWindows(gb, z.ci, ld, false, pl.cw, s, L, P);
+      TermBackward(inPool, pl.cw, s, P, qb, z.kr + z.r(h), dqb, dkrh, H, dh);
     }
     if (z.qr && (dkb || dqrh)) {
-      ScatterWindows(gb, z.pi, true, pw, s, T, P);
-      TermBackward(inPool, pw, s, P, kb, z.qr + z.r(h), dkb, dqrh, H, dh, pFull && b == 0);
+      ScatterWindows(gb, z.pi, ld, true, pl.pw, s, L, P);
+      TermBackward(inPool, pl.pw, s, P, kb, z.qr + z.r(h), dkb, dqrh, H, dh);
     }
   };
-  const int64_t items = z.batch * z.heads;
+  const int64_t nseq = z.nseq(), items = nseq * z.heads;
+  const size_t scratch = static_cast<size_t>(z.maxLen * P);
   auto allItems = [&](bool withR) {
     InParts(items, [&](int part, int nparts, bool inPool) {
-      float* s = Scratch(static_cast<size_t>(T * P));
+      float* s = Scratch(scratch);
       for (int64_t it = part; it < items; it += nparts) item(it / z.heads, it % z.heads, true, withR, inPool, s);
     });
   };
   auto byHead = [&](bool withX) {
     InParts(z.heads, [&](int part, int nparts, bool inPool) {
-      float* s = Scratch(static_cast<size_t>(T * P));
+      float* s = Scratch(scratch);
       for (int64_t h = part; h < z.heads; h += nparts) {
-        for (int64_t b = 0; b < z.batch; b++) item(b, h, withX, true, inPool, s);
+        for (int64_t b = 0; b < nseq; b++) item(b, h, withX, true, inPool, s);
       }
     });
   };
+  if (nseq == 0) return info.Env().Undefined();
   if (!dkr && !dqr) {
     allItems(false);
   } else if (z.heads >= NumThreads()) {
@@ -417,6 +483,14 @@ Napi::Value DisentangledScoresBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value DisentangledScoresBackward(const Napi::CallbackInfo& info) {
+  return ScoresBackward(info, "disentangledScoresBackward", false);
+}
+
+Napi::Value DisentangledScoresPackedBackward(const Napi::CallbackInfo& info) {
+  return ScoresBackward(info, "disentangledScoresPackedBackward", true);
+}
+
 }  // namespace
 
 void InitRelative(Napi::Env env, Napi::Object exports) {
@@ -426,6 +500,10 @@ void InitRelative(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, DisentangledScoresForward, "disentangledScoresForward"));
   exports.Set("disentangledScoresBackward",
               Napi::Function::New(env, DisentangledScoresBackward, "disentangledScoresBackward"));
+  exports.Set("disentangledScoresPackedForward",
+              Napi::Function::New(env, DisentangledScoresPackedForward, "disentangledScoresPackedForward"));
+  exports.Set("disentangledScoresPackedBackward",
+              Napi::Function::New(env, DisentangledScoresPackedBackward, "disentangledScoresPackedBackward"));
 }
 
 }  // namespace md2pr

@@ -11,7 +11,7 @@ import {
   type SeedSource,
 } from "../engine/index.ts";
 import {
-  makeAttentionPacking, packedAttentionContext, packedAttentionScores, packedSoftmax, scatterRows, type AttentionPacking,
+  packedAttentionContext, packedAttentionScores, packedSoftmax, planPacking, scatterRows, type AttentionPacking, type Packing,
 } from "../engine/ops/packed.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Tensor } from "../engine/tensor.ts";
@@ -101,36 +101,6 @@ type AttentionPlan =
   | { kind: "padded"; batch: number; seq: number; additiveMask: Float32Array }
   | { kind: "packed"; pack: AttentionPacking };
 
-/** The packed layout of an input, or null when the padded path must be used. */
-interface Packing {
-  /** Padded row (b * seq + t) of each real token, in order. */
-  rows: Int32Array;
-  pack: AttentionPacking;
-}
-
-function planPacking(input: BertInput, config: BertConfig): Packing | null {
-  const { batch, seq, attentionMask } = input;
-  const lens = new Int32Array(batch);
-  let n = 0;
-  for (let i = 0; i < attentionMask.length; i++) {
-    const m = attentionMask[i]!;
-    if (m === 1) n++;
-    else if (m !== 0) return null;
-  }
-  const rows = new Int32Array(n);
-  let j = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < seq; t++) {
-      if (attentionMask[b * seq + t] === 1) {
-        rows[j++] = b * seq + t;
-        lens[b]++;
-      }
-    }
-    if (lens[b] === 0) return null;
-  }
-  return { rows, pack: makeAttentionPacking(lens, config.numAttentionHeads, config.hiddenSize) };
-}
-
 class BertLayer {
   readonly query: Linear;
   readonly key: Linear;
@@ -212,7 +182,10 @@ export class BertModel {
     if (opts.training && !opts.rng && (this.config.hiddenDropoutProb > 0 || this.config.attentionProbsDropoutProb > 0)) {
       throw new Error("BERT: training with dropout needs an rng (BertForwardOptions.rng)");
     }
-    const packing = opts.packed && !opts.outputAttentions ? planPacking(input, this.config) : null;
+    const c = this.config;
+    const packing = opts.packed && !opts.outputAttentions
+      ? planPacking(input.attentionMask, input.batch, input.seq, c.numAttentionHeads, c.hiddenSize)
+      : null;
     if (packing) return this.forwardPacked(input, opts, rng, packing);
     const additiveMask = new Float32Array(input.attentionMask.length);
     for (let i = 0; i < additiveMask.length; i++) additiveMask[i] = (1 - input.attentionMask[i]!) * MASK_VALUE;

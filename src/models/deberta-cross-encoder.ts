@@ -60,9 +60,11 @@ export class DebertaCrossEncoder {
   }
 
   /** Scores pair-encoded inputs; lexical [B] (e.g. BM25 scores) is required when the prior is on. */
-  forward(input: BertInput, opts: DebertaForwardOptions & { lexical?: Float32Array; packed?: boolean } = {}): CrossEncoderOutput {
-    const { packed: _packed, lexical: lexicalScores, ...rest } = opts;
-    const out = this.model.forward(input, rest);
+  forward(input: BertInput, opts: DebertaForwardOptions & { lexical?: Float32Array } = {}): CrossEncoderOutput {
+    const { lexical: lexicalScores, ...rest } = opts;
+    // Padding-free (packed) by default, as the BERT ranker: the same results as the padded path
+    // (test/models/deberta-packed.test.ts); the padded path when attentions are asked for.
+    const out = this.model.forward(input, { packed: true, ...rest });
     let scores = reshape(out.logits, [input.batch]);
     if (this.lexicalWeight) {
       if (!lexicalScores || lexicalScores.length !== input.batch) {

@@ -35,7 +35,7 @@ export class DebertaV2ForMaskedLM {
 
   /** Vocabulary logits [positions.length, V] at the given flat positions (b * seq + t) of the batch. */
   forward(input: BertInput, positions: Int32Array, opts: DebertaForwardOptions = {}): Tensor {
-    const out = this.deberta.forward(input, opts);
+    const out = this.deberta.forward(input, { packed: true, ...opts });
     const h = gatherRows(out.lastHidden, positions);
     const t = this.transformNorm.forward(activate(this.transform.forward(h), activationOf(this.config.hiddenAct)));
     return linear(t, this.deberta.embeddings.wordEmbeddings.weight, this.decoderBias);

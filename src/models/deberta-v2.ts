@@ -9,10 +9,14 @@
  * with delta(i, j) = i - j log-bucketed (position_buckets, max_relative_positions), c(x) = clamp(x + S, 0, 2S - 1),
  * Kr/Qr the (layer-normed) relative embeddings through key_proj/query_proj (share_att_key) or pos_key_proj /
  * pos_query_proj. Padded keys are masked; padded query rows attend to the real keys (as BERT's here; HF's
- * padded rows differ and are never used). Activations are 2-D [B*T, H] as in bert.ts.
+ * padded rows differ and are never used). Activations are 2-D [B*T, H] as in bert.ts; with `packed` (as BERT's)
+ * only the real tokens [N, H], each sequence attending within itself (packedDisentangledScores).
  */
 import { add, attentionContext, attentionScores, dropout, gatherRows, linear, sliceRows, softmax, type SeedSource } from "../engine/index.ts";
-import { disentangledScores, scaleRows } from "../engine/ops/relative.ts";
+import {
+  packedAttentionContext, packedAttentionScores, packedSoftmax, planPacking, scatterRows, type AttentionPacking, type Packing,
+} from "../engine/ops/packed.ts";
+import { disentangledScores, packedDisentangledScores, scaleRows } from "../engine/ops/relative.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { Embedding, LayerNorm, Linear, activate, type Activation } from "../nn/layers.ts";
@@ -23,7 +27,13 @@ import { relativeSpan, type DebertaAct, type DebertaV2Config } from "./deberta-c
 /** HF's masked score value: finfo(float32).min. */
 const MASK_VALUE = -3.4028234663852886e38;
 
-export type DebertaForwardOptions = Omit<BertForwardOptions, "packed">;
+/**
+ * As BERT's; `packed` runs on the real tokens only (padding-free), with the same real-token outputs and gradients
+ * as the padded path up to float rounding (dropout draws differ) and zeros at padded positions of the hidden
+ * states. Ignored (padded path) when attentions are requested, when the mask has values other than 0/1, when a
+ * sequence has no real token or its real tokens are not one run of positions.
+ */
+export type DebertaForwardOptions = BertForwardOptions;
 /** Same fields as BERT's output; `pooled` is the ContextPooler's output (null for the bare encoder). */
 export type DebertaOutput = BertOutput;
 
@@ -61,11 +71,13 @@ export function relativePositions(seq: number, config: DebertaV2Config): Int32Ar
 }
 
 /**
- * The gather indices of the c2p and p2c terms for a length (see relativeGather), relative to `first`: only rows
- * first .. first + rows - 1 of the 2S relative embeddings are used at this length (a short sequence reaches
- * |delta| < T), so only those are projected and scored; the other rows get no gradient either way.
+ * The gather indices [seq, seq] of the c2p and p2c terms for a length (see relativeGather), relative to `first`:
+ * only rows first .. first + rows - 1 of the 2S relative embeddings are used at this length (a short sequence
+ * reaches |delta| < T), so only those are projected and scored; the other rows get no gradient either way. The
+ * tables depend on i - j only, so their top-left [L, L] parts serve every shorter length L (the packed path).
  */
 interface RelativeIndex {
+  seq: number;
   c2p: Int32Array;
   p2c: Int32Array;
   first: number;
@@ -90,7 +102,7 @@ function relativeIndex(seq: number, config: DebertaV2Config): RelativeIndex {
     c2p[e] = c2p[e]! - lo;
     p2c[e] = p2c[e]! - lo;
   }
-  return { c2p, p2c, first: lo, rows: hi - lo + 1 };
+  return { seq, c2p, p2c, first: lo, rows: hi - lo + 1 };
 }
 
 class DebertaEmbeddings {
@@ -108,28 +120,38 @@ class DebertaEmbeddings {
     this.embedProj = c.embeddingSize !== c.hiddenSize ? new Linear(vb.pp("embed_proj"), c.embeddingSize, c.hiddenSize, std, false) : null;
     this.layerNorm = new LayerNorm(vb.pp("LayerNorm"), c.hiddenSize, c.layerNormEps);
   }
+  /** The padded batch's embeddings [B*T, H], padded rows zeroed. */
   forward(input: BertInput, training: boolean, rng: SeedSource): Tensor {
-    let e = this.wordEmbeddings.forward(input.inputIds);
+    const rows = new Int32Array(input.batch * input.seq);
+    for (let i = 0; i < rows.length; i++) rows[i] = i;
+    return this.forwardRows(input, rows, true, training, rng);
+  }
+  /** The embeddings of rows `rows` (b * seq + t) of the padded batch; masked: rows times their attention mask. */
+  forwardRows(input: BertInput, rows: Int32Array, masked: boolean, training: boolean, rng: SeedSource): Tensor {
+    const pick = (from: Int32Array): Int32Array => (rows.length === from.length ? from : Int32Array.from(rows, (r) => from[r]!));
+    let e = this.wordEmbeddings.forward(pick(input.inputIds));
     if (this.positionEmbeddings) {
       if (input.seq > this.config.maxPositionEmbeddings) {
         throw new Error(`DeBERTa: sequence length ${input.seq} exceeds max_position_embeddings ${this.config.maxPositionEmbeddings}`);
       }
-      const positions = new Int32Array(input.batch * input.seq);
-      for (let i = 0; i < positions.length; i++) positions[i] = i % input.seq;
-      e = add(e, this.positionEmbeddings.forward(positions));
+      e = add(e, this.positionEmbeddings.forward(Int32Array.from(rows, (r) => r % input.seq)));
     }
-    if (this.tokenTypeEmbeddings) e = add(e, this.tokenTypeEmbeddings.forward(input.tokenTypeIds));
+    if (this.tokenTypeEmbeddings) e = add(e, this.tokenTypeEmbeddings.forward(pick(input.tokenTypeIds)));
     if (this.embedProj) e = this.embedProj.forward(e);
-    const masked = scaleRows(this.layerNorm.forward(e), input.attentionMask);
-    return dropout(masked, this.config.hiddenDropoutProb, training, rng);
+    let out = this.layerNorm.forward(e);
+    if (masked) out = scaleRows(out, rows.length === input.attentionMask.length ? input.attentionMask : Float32Array.from(rows, (r) => input.attentionMask[r]!));
+    return dropout(out, this.config.hiddenDropoutProb, training, rng);
   }
 }
 
+/** How a layer runs attention: padded [B, T] with an additive mask, or packed real tokens per sequence. */
+type AttentionPlan =
+  | { kind: "padded"; batch: number; seq: number; additiveMask: Float32Array }
+  | { kind: "packed"; pack: AttentionPacking };
+
 interface LayerContext {
-  batch: number;
-  seq: number;
-  additiveMask: Float32Array;
-  /** The (layer-normed) relative embeddings [2S, H], or null without relative attention. */
+  plan: AttentionPlan;
+  /** The (layer-normed) relative embeddings [rows, H] (rows of `index`), or null without relative attention. */
   rel: Tensor | null;
   index: RelativeIndex | null;
   training: boolean;
@@ -169,25 +191,38 @@ class DebertaLayer {
 
   forward(x: Tensor, ctx: LayerContext): { out: Tensor; probs: Tensor } {
     const c = this.config;
-    const { batch, seq, training, rng } = ctx;
+    const { plan, training, rng } = ctx;
     const heads = c.numAttentionHeads;
     const headDim = c.hiddenSize / heads;
     const q = this.queryProj.forward(x);
     const k = this.keyProj.forward(x);
     const v = this.valueProj.forward(x);
-    let scores: Tensor;
+    let kr: Tensor | null = null;
+    let qr: Tensor | null = null;
     if (ctx.rel && ctx.index) {
       const rel = dropout(ctx.rel, c.hiddenDropoutProb, training, rng);
       // the projected relative embeddings [P, H]; disentangledScores adds q.kr (c2p) and k.qr (p2c) to q.k
-      const kr = c.posAttType.includes("c2p") ? (this.posKeyProj ?? this.keyProj).forward(rel) : null;
-      const qr = c.posAttType.includes("p2c") ? (this.posQueryProj ?? this.queryProj).forward(rel) : null;
-      scores = disentangledScores(q, k, kr, ctx.index.c2p, qr, ctx.index.p2c, batch, seq, heads);
-    } else {
-      scores = attentionScores(q, k, batch, seq, heads);
+      kr = c.posAttType.includes("c2p") ? (this.posKeyProj ?? this.keyProj).forward(rel) : null;
+      qr = c.posAttType.includes("p2c") ? (this.posQueryProj ?? this.queryProj).forward(rel) : null;
     }
     const scale = 1 / Math.sqrt(headDim * (1 + c.posAttType.length));
-    const probs = softmax(scores, scale, ctx.additiveMask, heads * seq);
-    const context = attentionContext(dropout(probs, c.attentionProbsDropoutProb, training, rng), v, batch, seq, heads);
+    let probs: Tensor;
+    let context: Tensor;
+    if (plan.kind === "padded") {
+      const { batch, seq } = plan;
+      const scores = ctx.index
+        ? disentangledScores(q, k, kr, ctx.index.c2p, qr, ctx.index.p2c, batch, seq, heads)
+        : attentionScores(q, k, batch, seq, heads);
+      probs = softmax(scores, scale, plan.additiveMask, heads * seq);
+      context = attentionContext(dropout(probs, c.attentionProbsDropoutProb, training, rng), v, batch, seq, heads);
+    } else {
+      const { pack } = plan;
+      const scores = ctx.index
+        ? packedDisentangledScores(q, k, kr, ctx.index.c2p, qr, ctx.index.p2c, ctx.index.seq, pack)
+        : packedAttentionScores(q, k, pack);
+      probs = packedSoftmax(scores, pack, scale);
+      context = packedAttentionContext(dropout(probs, c.attentionProbsDropoutProb, training, rng), v, pack);
+    }
     const attended = this.attentionLayerNorm.forward(
       add(dropout(this.attentionOutput.forward(context), c.hiddenDropoutProb, training, rng), x),
     );
@@ -227,19 +262,14 @@ export class DebertaV2Model {
       throw new Error("DeBERTa: training with dropout needs an rng (forward options rng)");
     }
     const rng = opts.rng ?? this.fallbackRng;
+    const packing = opts.packed && !opts.outputAttentions
+      ? planPacking(input.attentionMask, input.batch, input.seq, c.numAttentionHeads, c.hiddenSize, true)
+      : null;
+    if (packing) return this.forwardPacked(input, opts, training, rng, packing);
     const additiveMask = new Float32Array(input.attentionMask.length);
     for (let i = 0; i < additiveMask.length; i++) additiveMask[i] = input.attentionMask[i] === 0 ? MASK_VALUE : 0;
-    let rel: Tensor | null = null;
-    const index = this.relEmbeddings ? this.index(input.seq) : null;
-    if (this.relEmbeddings && index) {
-      // the rows this length uses (LayerNorm is per row, so normalising the slice equals slicing the normalised table)
-      const w = this.relEmbeddings.weight;
-      rel = index.first === 0 && index.rows === w.dim(0) ? w : sliceRows(w, index.first, index.first + index.rows);
-      if (this.relLayerNorm) rel = this.relLayerNorm.forward(rel);
-    }
-    const ctx: LayerContext = {
-      batch: input.batch, seq: input.seq, additiveMask, rel, index, training, rng,
-    };
+    const plan: AttentionPlan = { kind: "padded", batch: input.batch, seq: input.seq, additiveMask };
+    const ctx: LayerContext = { plan, ...this.relative(input.seq), training, rng };
     let h = this.embeddings.forward(input, training, rng);
     const hiddenStates: Tensor[] = opts.outputHiddenStates ? [h] : [];
     const attentions: Tensor[] = [];
@@ -250,6 +280,34 @@ export class DebertaV2Model {
       if (opts.outputAttentions) attentions.push(probs);
     }
     return { lastHidden: h, hiddenStates, attentions, pooled: null };
+  }
+
+  /** The padding-free forward: real tokens only, unpacked to [batch * seq, hidden] (zeros at padding) at the end. */
+  private forwardPacked(input: BertInput, opts: DebertaForwardOptions, training: boolean, rng: SeedSource, packing: Packing): DebertaOutput {
+    const { rows, pack } = packing;
+    const padded = input.batch * input.seq;
+    const longest = Math.max(...pack.lens);
+    const ctx: LayerContext = { plan: { kind: "packed", pack }, ...this.relative(longest), training, rng };
+    // every packed row is a real token (mask 1), so the embeddings' masking is the identity
+    let h = this.embeddings.forwardRows(input, rows, false, training, rng);
+    const hiddenStates: Tensor[] = opts.outputHiddenStates ? [scatterRows(h, rows, padded)] : [];
+    for (const layer of this.layers) {
+      h = layer.forward(h, ctx).out;
+      if (opts.outputHiddenStates) hiddenStates.push(scatterRows(h, rows, padded));
+    }
+    const lastHidden = opts.outputHiddenStates ? hiddenStates[hiddenStates.length - 1]! : scatterRows(h, rows, padded);
+    return { lastHidden, hiddenStates, attentions: [], pooled: null };
+  }
+
+  /** The relative embeddings (layer-normed) and gather indices of sequences up to `seq` tokens (nulls without relative attention). */
+  private relative(seq: number): { rel: Tensor | null; index: RelativeIndex | null } {
+    if (!this.relEmbeddings) return { rel: null, index: null };
+    const index = this.index(seq);
+    // the rows this length uses (LayerNorm is per row, so normalising the slice equals slicing the normalised table)
+    const w = this.relEmbeddings.weight;
+    let rel = index.first === 0 && index.rows === w.dim(0) ? w : sliceRows(w, index.first, index.first + index.rows);
+    if (this.relLayerNorm) rel = this.relLayerNorm.forward(rel);
+    return { rel, index };
   }
 
   private index(seq: number): RelativeIndex {

@@ -2,8 +2,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  Rng, Tensor, addRelativeScores, attentionScores, backward, disentangledScores, headScoresShared, mul, noGrad, relativeGather, scaleRows, sum,
+  Rng, Tensor, addRelativeScores, attentionScores, backward, disentangledScores, headScoresShared, mul, noGrad, packedDisentangledScores,
+  relativeGather, scaleRows, sliceRows, sum,
 } from "../../src/engine/index.ts";
+import { makeAttentionPacking } from "../../src/engine/ops/packed.ts";
 import { gradcheck, randomTensor } from "../helpers/gradcheck.ts";
 
 const rng = new Rng(99);
@@ -81,6 +83,37 @@ describe("relative-position ops", () => {
         gradcheck("disentangledScores", [q, k, kr, qr], ([a, b, c, d]) => disentangledScores(a!, b!, c!, ci, d!, pi, batch, seq, heads), { eps: 1e-3 });
       }
     }
+  });
+  it("packedDisentangledScores = disentangledScores of each sequence alone (its length's index table), forward and gradients", () => {
+    const heads = 2, hidden = 8, ld = 40;
+    const lens = [40, 1, 7, 33];
+    const P = 2 * ld - 1;
+    const shift = (T: number, sign: number): Int32Array =>
+      Int32Array.from({ length: T * T }, (_, e) => sign * (Math.floor(e / T) - (e % T)) + ld - 1);
+    const pack = makeAttentionPacking(Int32Array.from(lens), heads, hidden);
+    const [q, k, kr, qr] = [r(pack.rows, hidden), r(pack.rows, hidden), r(P, hidden), r(P, hidden)];
+    const weights = r(pack.blockTotal);
+    for (const t of [q, k, kr, qr]) t.grad = null;
+    const out = packedDisentangledScores(q, k, kr, shift(ld, 1), qr, shift(ld, -1), ld, pack);
+    assert.deepEqual(out.shape, [pack.blockTotal]);
+    backward(sum(mul(out, weights)));
+    const got = [q.grad!.slice(), k.grad!.slice(), kr.grad!.slice(), qr.grad!.slice()];
+    // each sequence alone through the padded op (batch 1, its own length's tables: the same values i - j + ld - 1)
+    for (const t of [q, k, kr, qr]) t.grad = null;
+    lens.forEach((L, b) => {
+      const s0 = pack.starts[b]!;
+      const one = disentangledScores(sliceRows(q, s0, s0 + L), sliceRows(k, s0, s0 + L), kr, shift(L, 1), qr, shift(L, -1), 1, L, heads);
+      const o = pack.blockStarts[b]!;
+      for (let e = 0; e < one.size; e++) assert.ok(Math.abs(one.data[e]! - out.data[o + e]!) <= 1e-5, `sequence ${b} element ${e}`);
+      backward(sum(mul(one, new Tensor(weights.data.slice(o, o + one.size), one.shape))));
+    });
+    [q, k, kr, qr].forEach((t, i) => {
+      for (let e = 0; e < t.size; e++) assert.ok(Math.abs(t.grad![e]! - got[i]![e]!) <= 1e-5 * Math.max(1, Math.abs(got[i]![e]!)), `gradient ${i} element ${e}`);
+    });
+    const small = makeAttentionPacking(Int32Array.from([3, 1, 2]), 2, 4);
+    const sci = shift(3, 1).map((v) => v - ld + 3), spi = shift(3, -1).map((v) => v - ld + 3);
+    gradcheck("packedDisentangledScores", [r(6, 4), r(6, 4), r(5, 4), r(5, 4)],
+      ([a, b, c, d]) => packedDisentangledScores(a!, b!, c!, sci, d!, spi, 3, small), { eps: 1e-3 });
   });
   it("scaleRows", () => {
     gradcheck("scaleRows", [r(3, 4)], ([x]) => scaleRows(x!, Float32Array.from([1, 0, 0.5])));

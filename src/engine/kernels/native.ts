@@ -16,7 +16,8 @@ export const KERNEL_NAMES = [
   "sgemm", "sgemmBatched", "softmaxForward", "softmaxBackward", "layerNormForward", "layerNormBackward",
   "geluForward", "geluBackward", "dropoutForward", "dropoutBackward", "embeddingForward", "embeddingBackward",
   "addBias", "sumRows", "add", "axpy", "scale", "sumSquares", "adamwStep", "relativeGatherForward",
-  "relativeGatherBackward", "disentangledScoresForward", "disentangledScoresBackward",
+  "relativeGatherBackward", "disentangledScoresForward", "disentangledScoresBackward", "disentangledScoresPackedForward",
+  "disentangledScoresPackedBackward",
 ] as const satisfies readonly (keyof Kernels)[];
 
 /** Extra entry points of the addon beyond the `Kernels` contract (used by tests and benchmarks). */

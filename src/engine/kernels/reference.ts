@@ -46,19 +46,119 @@ function transposedOffsets(index: Int32Array, seq: number, P: number): Int32Arra
   return src;
 }
 
-/** The shared checks of the disentangledScores kernels; returns the head size. */
+/** The layout of the disentangledScores kernels: sequences of lens[b] rows back to back, [heads, L, L] blocks likewise. */
+interface DisentangledLayout {
+  d: number;
+  rowStarts: Int32Array;
+  blockStarts: Int32Array;
+  rows: number;
+  blockTotal: number;
+}
+
+/** The shared checks of the disentangledScores kernels (index tables [ld, ld]); returns the layout. */
 function checkDisentangled(
   kernel: string, q: Float32Array, k: Float32Array, kr: Float32Array | null, c2pIndex: Int32Array,
-  qr: Float32Array | null, p2cIndex: Int32Array, batch: number, seq: number, heads: number, hidden: number, P: number,
-): number {
+  qr: Float32Array | null, p2cIndex: Int32Array, lens: Int32Array, ld: number, heads: number, hidden: number, P: number,
+): DisentangledLayout {
   if (!(heads > 0) || hidden % heads !== 0) throw new RangeError(`${kernel}: hidden ${hidden} is not a multiple of heads ${heads}`);
-  checkLen(kernel, "q", q, batch * seq * hidden);
-  checkLen(kernel, "k", k, batch * seq * hidden);
+  const rowStarts = new Int32Array(lens.length);
+  const blockStarts = new Int32Array(lens.length);
+  let rows = 0;
+  let blockTotal = 0;
+  lens.forEach((L, b) => {
+    if (L < 0 || L > ld) throw new RangeError(`${kernel}: lens value ${L} at ${b} outside [0, ${ld}]`);
+    rowStarts[b] = rows;
+    blockStarts[b] = blockTotal;
+    rows += L;
+    blockTotal += heads * L * L;
+  });
+  checkLen(kernel, "q", q, rows * hidden);
+  checkLen(kernel, "k", k, rows * hidden);
   if (kr) checkLen(kernel, "kr", kr, P * hidden);
   if (qr) checkLen(kernel, "qr", qr, P * hidden);
-  if (kr) checkIndex(kernel, "c2pIndex", c2pIndex, seq, P);
-  if (qr) checkIndex(kernel, "p2cIndex", p2cIndex, seq, P);
-  return hidden / heads;
+  if (kr) checkIndex(kernel, "c2pIndex", c2pIndex, ld, P);
+  if (qr) checkIndex(kernel, "p2cIndex", p2cIndex, ld, P);
+  return { d: hidden / heads, rowStarts, blockStarts, rows, blockTotal };
+}
+
+/** disentangledScores(Packed)Forward: per sequence b (length L, index tables read at stride ld) and head h. */
+function disentangledForward(
+  kernel: string, q: Float32Array, k: Float32Array, kr: Float32Array | null, c2pIndex: Int32Array, qr: Float32Array | null,
+  p2cIndex: Int32Array, out: Float32Array, lens: Int32Array, ld: number, heads: number, hidden: number, P: number,
+): void {
+  const { d, rowStarts, blockStarts, blockTotal } = checkDisentangled(kernel, q, k, kr, c2pIndex, qr, p2cIndex, lens, ld, heads, hidden, P);
+  checkLen(kernel, "out", out, blockTotal);
+  const f = Math.fround;
+  let s = new Float32Array(0);
+  lens.forEach((T, b) => {
+    if (T === 0) return;
+    if (s.length < T * P) s = new Float32Array(T * P);
+    for (let h = 0; h < heads; h++) {
+      const x = rowStarts[b]! * hidden + h * d;
+      const o = blockStarts[b]! + h * T * T;
+      sgemmImpl(false, true, T, T, d, 1, q, x, hidden, k, x, hidden, 0, out, o, T);
+      if (kr) {
+        sgemmImpl(false, true, T, P, d, 1, q, x, hidden, kr, h * d, hidden, 0, s, 0, P);
+        for (let i = 0; i < T; i++) {
+          for (let j = 0; j < T; j++) out[o + i * T + j] = f(out[o + i * T + j]! + s[i * P + c2pIndex[i * ld + j]!]!);
+        }
+      }
+      if (qr) {
+        sgemmImpl(false, true, T, P, d, 1, k, x, hidden, qr, h * d, hidden, 0, s, 0, P);
+        for (let i = 0; i < T; i++) {
+          for (let j = 0; j < T; j++) out[o + i * T + j] = f(out[o + i * T + j]! + s[j * P + p2cIndex[j * ld + i]!]!);
+        }
+      }
+    }
+  });
+}
+
+/** disentangledScores(Packed)Backward. */
+function disentangledBackward(
+  kernel: string, dOut: Float32Array, q: Float32Array, k: Float32Array, kr: Float32Array | null, c2pIndex: Int32Array,
+  qr: Float32Array | null, p2cIndex: Int32Array, dq: Float32Array | null, dk: Float32Array | null, dkr: Float32Array | null,
+  dqr: Float32Array | null, lens: Int32Array, ld: number, heads: number, hidden: number, P: number,
+): void {
+  const { d, rowStarts, blockStarts, rows, blockTotal } = checkDisentangled(kernel, q, k, kr, c2pIndex, qr, p2cIndex, lens, ld, heads, hidden, P);
+  checkLen(kernel, "dOut", dOut, blockTotal);
+  if (dq) checkLen(kernel, "dq", dq, rows * hidden);
+  if (dk) checkLen(kernel, "dk", dk, rows * hidden);
+  if (dkr) checkLen(kernel, "dkr", dkr, P * hidden);
+  if (dqr) checkLen(kernel, "dqr", dqr, P * hidden);
+  if ((dkr && !kr) || (dqr && !qr)) throw new TypeError(`${kernel}: dkr / dqr given without kr / qr`);
+  dkr?.fill(0, 0, P * hidden);
+  dqr?.fill(0, 0, P * hidden);
+  let s = new Float32Array(0);
+  // s = 0, then the scatter of the dOut block at g through the index (transposed: element (i, j) lands in row j)
+  const scatter = (g: number, T: number, index: Int32Array, transposed: boolean): void => {
+    s.fill(0);
+    for (let r = 0; r < T; r++) {
+      for (let c = 0; c < T; c++) {
+        const t = r * P + index[r * ld + c]!;
+        s[t] = s[t]! + dOut[g + (transposed ? c * T + r : r * T + c)]!;
+      }
+    }
+  };
+  for (let h = 0; h < heads; h++) {
+    lens.forEach((T, b) => {
+      if (T === 0) return;
+      if (s.length !== T * P) s = new Float32Array(T * P);
+      const x = rowStarts[b]! * hidden + h * d;
+      const g = blockStarts[b]! + h * T * T;
+      if (dq) sgemmImpl(false, false, T, d, T, 1, dOut, g, T, k, x, hidden, 0, dq, x, hidden);
+      if (dk) sgemmImpl(true, false, T, d, T, 1, dOut, g, T, q, x, hidden, 0, dk, x, hidden);
+      if (kr && (dq || dkr)) {
+        scatter(g, T, c2pIndex, false);
+        if (dq) sgemmImpl(false, false, T, d, P, 1, s, 0, P, kr, h * d, hidden, 1, dq, x, hidden);
+        if (dkr) sgemmImpl(true, false, P, d, T, 1, s, 0, P, q, x, hidden, 1, dkr, h * d, hidden);
+      }
+      if (qr && (dk || dqr)) {
+        scatter(g, T, p2cIndex, true);
+        if (dk) sgemmImpl(false, false, T, d, P, 1, s, 0, P, qr, h * d, hidden, 1, dk, x, hidden);
+        if (dqr) sgemmImpl(true, false, P, d, T, 1, s, 0, P, k, x, hidden, 1, dqr, h * d, hidden);
+      }
+    });
+  }
 }
 
 /** Number of elements a row-major [rows, cols] view at (off, ld) spans. */
@@ -456,78 +556,20 @@ export const referenceKernels: Kernels = {
   },
 
   disentangledScoresForward(q, k, kr, c2pIndex, qr, p2cIndex, out, batch, seq, heads, hidden, P) {
-    const K = "disentangledScoresForward";
-    const d = checkDisentangled(K, q, k, kr, c2pIndex, qr, p2cIndex, batch, seq, heads, hidden, P);
-    checkLen(K, "out", out, batch * heads * seq * seq);
-    const T = seq;
-    const block = T * T;
-    const s = new Float32Array(T * P);
-    const pSrc = qr ? transposedOffsets(p2cIndex, T, P) : null;
-    const f = Math.fround;
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        const x = b * T * hidden + h * d;
-        const o = (b * heads + h) * block;
-        sgemmImpl(false, true, T, T, d, 1, q, x, hidden, k, x, hidden, 0, out, o, T);
-        if (kr) {
-          sgemmImpl(false, true, T, P, d, 1, q, x, hidden, kr, h * d, hidden, 0, s, 0, P);
-          for (let i = 0; i < T; i++) {
-            for (let j = 0; j < T; j++) out[o + i * T + j] = f(out[o + i * T + j]! + s[i * P + c2pIndex[i * T + j]!]!);
-          }
-        }
-        if (qr && pSrc) {
-          sgemmImpl(false, true, T, P, d, 1, k, x, hidden, qr, h * d, hidden, 0, s, 0, P);
-          for (let e = 0; e < block; e++) out[o + e] = f(out[o + e]! + s[pSrc[e]!]!);
-        }
-      }
-    }
+    disentangledForward("disentangledScoresForward", q, k, kr, c2pIndex, qr, p2cIndex, out, new Int32Array(batch).fill(seq), seq, heads, hidden, P);
   },
 
   disentangledScoresBackward(dOut, q, k, kr, c2pIndex, qr, p2cIndex, dq, dk, dkr, dqr, batch, seq, heads, hidden, P) {
-    const K = "disentangledScoresBackward";
-    const d = checkDisentangled(K, q, k, kr, c2pIndex, qr, p2cIndex, batch, seq, heads, hidden, P);
-    const T = seq;
-    const block = T * T;
-    checkLen(K, "dOut", dOut, batch * heads * block);
-    if (dq) checkLen(K, "dq", dq, batch * T * hidden);
-    if (dk) checkLen(K, "dk", dk, batch * T * hidden);
-    if (dkr) checkLen(K, "dkr", dkr, P * hidden);
-    if (dqr) checkLen(K, "dqr", dqr, P * hidden);
-    if ((dkr && !kr) || (dqr && !qr)) throw new TypeError(`${K}: dkr / dqr given without kr / qr`);
-    if (batch === 0) {
-      dkr?.fill(0, 0, P * hidden);
-      dqr?.fill(0, 0, P * hidden);
-    }
-    const s = new Float32Array(T * P);
-    // s = 0, then the scatter of the dOut block at g through the index (transposed: element (i, j) lands in row j)
-    const scatter = (g: number, index: Int32Array, transposed: boolean): void => {
-      s.fill(0);
-      for (let r = 0; r < T; r++) {
-        for (let c = 0; c < T; c++) {
-          const t = r * P + index[r * T + c]!;
-          s[t] = s[t]! + dOut[g + (transposed ? c * T + r : r * T + c)]!;
-        }
-      }
-    };
-    for (let h = 0; h < heads; h++) {
-      for (let b = 0; b < batch; b++) {
-        const x = b * T * hidden + h * d;
-        const g = (b * heads + h) * block;
-        const rbeta = b === 0 ? 0 : 1;
-        if (dq) sgemmImpl(false, false, T, d, T, 1, dOut, g, T, k, x, hidden, 0, dq, x, hidden);
-        if (dk) sgemmImpl(true, false, T, d, T, 1, dOut, g, T, q, x, hidden, 0, dk, x, hidden);
-        if (kr && (dq || dkr)) {
-          scatter(g, c2pIndex, false);
-          if (dq) sgemmImpl(false, false, T, d, P, 1, s, 0, P, kr, h * d, hidden, 1, dq, x, hidden);
-          if (dkr) sgemmImpl(true, false, P, d, T, 1, s, 0, P, q, x, hidden, rbeta, dkr, h * d, hidden);
-        }
-        if (qr && (dk || dqr)) {
-          scatter(g, p2cIndex, true);
-          if (dk) sgemmImpl(false, false, T, d, P, 1, s, 0, P, qr, h * d, hidden, 1, dk, x, hidden);
-          if (dqr) sgemmImpl(true, false, P, d, T, 1, s, 0, P, k, x, hidden, rbeta, dqr, h * d, hidden);
-        }
-      }
-    }
+    disentangledBackward("disentangledScoresBackward", dOut, q, k, kr, c2pIndex, qr, p2cIndex, dq, dk, dkr, dqr,
+      new Int32Array(batch).fill(seq), seq, heads, hidden, P);
+  },
+
+  disentangledScoresPackedForward(q, k, kr, c2pIndex, qr, p2cIndex, out, lens, indexSeq, heads, hidden, P) {
+    disentangledForward("disentangledScoresPackedForward", q, k, kr, c2pIndex, qr, p2cIndex, out, lens, indexSeq, heads, hidden, P);
+  },
+
+  disentangledScoresPackedBackward(dOut, q, k, kr, c2pIndex, qr, p2cIndex, dq, dk, dkr, dqr, lens, indexSeq, heads, hidden, P) {
+    disentangledBackward("disentangledScoresPackedBackward", dOut, q, k, kr, c2pIndex, qr, p2cIndex, dq, dk, dkr, dqr, lens, indexSeq, heads, hidden, P);
   },
 
   adamwStep(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, bias1, bias2) {

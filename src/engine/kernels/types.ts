@@ -124,6 +124,25 @@ export interface Kernels {
     qr: Float32Array | null, p2cIndex: Int32Array, dq: Float32Array | null, dk: Float32Array | null,
     dkr: Float32Array | null, dqr: Float32Array | null, batch: number, seq: number, heads: number, hidden: number, P: number,
   ): void;
+  /**
+   * disentangledScoresForward over sequences of different lengths stored back to back (the packed, padding-free
+   * layout of ops/packed.ts): sequence b has lens[b] rows (0 <= lens[b] <= indexSeq, a RangeError otherwise)
+   * starting after the rows of the sequences before it in q, k [sum lens, hidden], and its [heads, L, L] block
+   * starts after theirs in out [sum heads * lens^2]; a sequence of length L reads the top-left [L, L] part of the
+   * index tables [indexSeq, indexSeq]:
+   *   out_b[h, i, j] = q_i.k_j + q_i.kr_{c2pIndex[i * indexSeq + j]} + k_j.qr_{p2cIndex[j * indexSeq + i]}
+   * (disentangledScoresForward is the case of equal lengths indexSeq). Overwrites out.
+   */
+  disentangledScoresPackedForward(
+    q: Float32Array, k: Float32Array, kr: Float32Array | null, c2pIndex: Int32Array, qr: Float32Array | null,
+    p2cIndex: Int32Array, out: Float32Array, lens: Int32Array, indexSeq: number, heads: number, hidden: number, P: number,
+  ): void;
+  /** Its gradients, as disentangledScoresBackward's (dkr / dqr summed in order of b). Overwrites the non-null outputs. */
+  disentangledScoresPackedBackward(
+    dOut: Float32Array, q: Float32Array, k: Float32Array, kr: Float32Array | null, c2pIndex: Int32Array,
+    qr: Float32Array | null, p2cIndex: Int32Array, dq: Float32Array | null, dk: Float32Array | null,
+    dkr: Float32Array | null, dqr: Float32Array | null, lens: Int32Array, indexSeq: number, heads: number, hidden: number, P: number,
+  ): void;
 
   /**
    * One AdamW step exactly as torch.optim.AdamW (decoupled weight decay):

@@ -2,7 +2,8 @@
  * Packed (padding-free) attention: activations hold only the real tokens of a batch, [N, H] with sequence b in
  * rows starts[b] .. starts[b] + lens[b]. Attention runs per sequence on head slices (no padded keys, so no
  * mask); score blocks of all sequences are stored back to back: sequence b's [heads, L_b, L_b] block starts at
- * blockStarts[b]. Also the row scatter/gather between packed and padded layouts.
+ * blockStarts[b]. Also the layout of a padded batch (planPacking) and the row scatter between packed and padded
+ * layouts.
  */
 import { gradTarget, record } from "../autograd.ts";
 import { kernels } from "../kernels/index.ts";
@@ -56,6 +57,45 @@ export function makeAttentionPacking(lens: Int32Array, heads: number, hidden: nu
     block += heads * L * L;
   }
   return { heads, hidden, headDim, starts, lens: Int32Array.from(lens), blockStarts, blockTotal: block, rows: row, rowOffs, blockOffs };
+}
+
+/** The packed layout of a padded batch: the padded row (b * seq + t) of each real token in order, and the packing. */
+export interface Packing {
+  rows: Int32Array;
+  pack: AttentionPacking;
+}
+
+/**
+ * The packed layout of a padded batch from its attention mask [batch * seq] (1 real token, 0 padding), or null
+ * when it cannot be packed: a mask value other than 0 and 1, a sequence without real tokens, or (`contiguous`) a
+ * sequence whose real tokens are not one run of positions (relative positions would then differ from the padded
+ * ones).
+ */
+export function planPacking(
+  attentionMask: Float32Array, batch: number, seq: number, heads: number, hidden: number, contiguous = false,
+): Packing | null {
+  const lens = new Int32Array(batch);
+  let n = 0;
+  for (let i = 0; i < attentionMask.length; i++) {
+    const m = attentionMask[i]!;
+    if (m === 1) n++;
+    else if (m !== 0) return null;
+  }
+  const rows = new Int32Array(n);
+  let j = 0;
+  for (let b = 0; b < batch; b++) {
+    let last = -1;
+    for (let t = 0; t < seq; t++) {
+      if (attentionMask[b * seq + t] === 1) {
+        if (contiguous && last >= 0 && t !== last + 1) return null;
+        last = t;
+        rows[j++] = b * seq + t;
+        lens[b]++;
+      }
+    }
+    if (lens[b] === 0) return null;
+  }
+  return { rows, pack: makeAttentionPacking(lens, heads, hidden) };
 }
 
 function checkRows(op: string, t: Tensor, pack: AttentionPacking): void {

@@ -2,11 +2,13 @@
  * Ops for relative-position attention (DeBERTa's disentangled attention): per-head scores of the tokens against
  * a table of position embeddings shared by the whole batch, the gather of those scores along the relative
  * position axis (content-to-position and position-to-content), the whole logit computation fused
- * (disentangledScores, what the model runs), and a per-row scaling (masking of rows).
+ * (disentangledScores, what the model runs; packedDisentangledScores on a padding-free batch), and a per-row
+ * scaling (masking of rows).
  */
 import { addGrad, gradBuffer, gradTarget, record } from "../autograd.ts";
 import { kernels } from "../kernels/index.ts";
 import { Tensor, emptyFloat32 } from "../tensor.ts";
+import type { AttentionPacking } from "./packed.ts";
 
 /**
  * Per batch element and head: S[b, h] = X_bh R_h^T, with X [B*T, H] and R [P, H] (heads side by side in H; R is
@@ -162,6 +164,47 @@ export function disentangledScores(
     const dqr = gradSink(qr);
     kernels.disentangledScoresBackward(
       g, q.data, k.data, kr?.data ?? null, c2pIndex, qr?.data ?? null, p2cIndex, dq, dk, dkr, dqr, batch, seq, heads, hidden, P,
+    );
+    finishGrad(q, dq);
+    finishGrad(k, dk);
+    finishGrad(kr, dkr);
+    finishGrad(qr, dqr);
+  });
+}
+
+/**
+ * disentangledScores over a packed (padding-free) batch: q, k [N, H] hold the real tokens of the sequences of
+ * `pack` back to back; each sequence attends within itself, with relative positions within itself: a sequence of
+ * length L uses the top-left [L, L] part of the index tables [indexSeq, indexSeq] (indexSeq >= the longest
+ * length; the tables depend on i - j only, so this part is the table of length L). kr, qr [P, H] as there.
+ * Returns the score blocks [pack.blockTotal] (sequence b's [heads, L_b, L_b] block at pack.blockStarts[b]), as
+ * packedAttentionScores, for packedSoftmax / packedAttentionContext (kernels disentangledScoresPacked*).
+ */
+export function packedDisentangledScores(
+  q: Tensor, k: Tensor, kr: Tensor | null, c2pIndex: Int32Array, qr: Tensor | null, p2cIndex: Int32Array,
+  indexSeq: number, pack: AttentionPacking,
+): Tensor {
+  const { hidden, heads } = pack;
+  for (const [t, what] of [[q, "q"], [k, "k"]] as const) {
+    if (t.shape.length !== 2 || t.dim(0) !== pack.rows || t.dim(1) !== hidden) {
+      throw new Error(`packedDisentangledScores: ${what}${t.label()} does not match the packing [${pack.rows}, ${hidden}]`);
+    }
+  }
+  const P = (kr ?? qr)?.dim(0) ?? 1;
+  for (const [t, idx, what] of [[kr, c2pIndex, "kr"], [qr, p2cIndex, "qr"]] as const) {
+    if (!t) continue;
+    if (t.shape.length !== 2 || t.dim(0) !== P || t.dim(1) !== hidden) throw new Error(`packedDisentangledScores: ${what}${t.label()} is not [${P}, ${hidden}]`);
+    if (idx.length !== indexSeq * indexSeq) throw new Error(`packedDisentangledScores: ${what} index of ${idx.length} values for indexSeq ${indexSeq}`);
+  }
+  const out = Tensor.empty([pack.blockTotal]);
+  kernels.disentangledScoresPackedForward(q.data, k.data, kr?.data ?? null, c2pIndex, qr?.data ?? null, p2cIndex, out.data, pack.lens, indexSeq, heads, hidden, P);
+  return record(out, [q, k, kr, qr], (g) => {
+    const dq = gradSink(q);
+    const dk = gradSink(k);
+    const dkr = gradSink(kr);
+    const dqr = gradSink(qr);
+    kernels.disentangledScoresPackedBackward(
+      g, q.data, k.data, kr?.data ?? null, c2pIndex, qr?.data ?? null, p2cIndex, dq, dk, dkr, dqr, pack.lens, indexSeq, heads, hidden, P,
     );
     finishGrad(q, dq);
     finishGrad(k, dk);
