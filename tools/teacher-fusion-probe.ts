@@ -5,7 +5,10 @@
  * convex z-score fusions of two of them, the weight chosen on dev (grid 0, 0.05, ..., 1) and then applied to test.
  *
  *   node --import tsx tools/teacher-fusion-probe.ts --ranker runs/demo-v4/ranker --retriever runs/demo-v4/retriever \
- *     [--pool mean] [--cache runs/exp/posthoc-scores.json]
+ *     [--pool mean] [--cache runs/exp/posthoc-scores.json] [--prior-record runs/r2/teacher-prior-round2.json]
+ *
+ * --prior-record: also the round-two teacher s_C + mu x s_R1 with the mu the pipeline chose on dev
+ * (--second-round-teacher-prior), on dev and test; --retriever must then be the round-one retriever.
  *
  * Needs runs/demo (BM25 index, as tools/dev-probe-ranker.ts). The scores are cached in --cache (a rerun only
  * re-analyses). MD2PR_NUM_THREADS=1: about 5 minutes on one core.
@@ -28,7 +31,7 @@ import { meanPooledHead } from "./mean-pooled-head.ts";
 
 const { values: a } = parseArgs({ options: {
   ranker: { type: "string", default: "runs/demo-v4/ranker" }, retriever: { type: "string", default: "runs/demo-v4/retriever" },
-  pool: { type: "string", default: "cls" }, cache: { type: "string", default: "runs/exp/teacher-fusion-scores.json" },
+  pool: { type: "string", default: "cls" }, "prior-record": { type: "string" }, cache: { type: "string", default: "runs/exp/teacher-fusion-scores.json" },
 } });
 type Row = { ids: string[]; bm25: number[]; ranker: number[]; base: number[]; final: number[] };
 type Split = { qrels: Record<string, Record<string, number>>; rows: Record<string, Row> };
@@ -97,4 +100,10 @@ for (const [x, y] of [["bm25", "ranker"], ["ranker", "base dense"], ["bm25", "ba
   const dev = weights.map((w) => ndcg(cache.dev, fused(w)));
   const best = dev.indexOf(Math.max(...dev));
   console.log(`${x} + ${y}: dev best w ${weights[best]!.toFixed(2)} ${dev[best]!.toFixed(4)}, test ${ndcg(cache.test, fused(weights[best]!)).toFixed(4)}`);
+}
+
+if (a["prior-record"]) {
+  const mu = (JSON.parse(readFileSync(a["prior-record"], "utf8")) as { weight: number }).weight;
+  const teacher = (r: Row): SearchHit[] => r.ranker.map((s, i) => ({ id: r.ids[i]!, score: s + mu * r.final[i]! }));
+  console.log(`round-two teacher, ranker + ${mu.toFixed(4)} x retriever: dev ${ndcg(cache.dev, teacher).toFixed(4)} test ${ndcg(cache.test, teacher).toFixed(4)}`);
 }
