@@ -18,6 +18,7 @@ import { DEFAULT_CONTRASTIVE_PRETRAIN, runContrastiveRounds, SHIPPED_CONTRASTIVE
 import { DEFAULT_PRETRAIN, runPretrain } from "../training/pretrain.ts";
 import { writeReport } from "../report/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
+import { rankerArchOf } from "../training/deberta-ranker.ts";
 import { formatSeconds } from "../util/progress.ts";
 
 export interface DemoOptions {
@@ -69,6 +70,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const demoDefaults = readPipelineConfig(null, DEMO_OVERRIDES);
   const runSettings = { outputDir: options.outputDir, seed: options.seed, base, ranker: { base: rankerBase } };
   const cfg: PipelineConfig = readPipelineConfig(options.configFile, runSettings, demoDefaults);
+  refuseWhatTheDemoSkips(cfg, options.configFile);
   const data = await loadPipelineData(cfg);
   log(`SciFact: ${data.docs.size} passages, ${data.train.size} train / ${data.dev.size} dev / ${data.test.size} test queries`);
   const bm25 = await loadOrBuildBm25(cfg, data.docs);
@@ -90,6 +92,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const report = await writeReport(cfg.outputDir, { ablationFile: existsSync(DEMO_ABLATION) ? DEMO_ABLATION : null });
   process.stdout.write(`  ${report.html} (report: ${report.charts} charts, PNGs beside it)\n`);
   log("done");
+}
+
+/** The demo runs one round with a BERT ranker; a config asking for more is refused rather than silently ignored. */
+function refuseWhatTheDemoSkips(cfg: PipelineConfig, configFile: string | null): void {
+  const asked: string[] = [];
+  if (cfg.secondRound) asked.push("secondRound (use `md2pr train --second-round`)");
+  if (rankerArchOf(cfg).arch !== "bert") asked.push(`ranker.arch ${rankerArchOf(cfg).arch} (use \`md2pr train --ranker-arch\`, e.g. tools/deberta-teacher-demo.sh)`);
+  if (asked.length > 0) throw new Error(`${configFile ?? "demo config"}: the demo does not run ${asked.join("; ")}`);
 }
 
 /** The command line that reproduces a demo run (recorded next to each row of the results file). */

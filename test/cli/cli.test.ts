@@ -111,6 +111,14 @@ describe("md2pr CLI", { concurrency: true }, () => {
       fails(await md2pr(["nonsense"]), "", /unknown command 'nonsense'/);
     });
 
+    it("md2pr demo refuses a config asking for what the demo does not run (a second round, a DeBERTa ranker)", async () => {
+      const cfg = join(tmp, "demo-second-round.json");
+      writeFileSync(cfg, JSON.stringify({ secondRound: true, ranker: { arch: "deberta-v2" } }));
+      fails(await md2pr(["demo", "--config", cfg, "--out", join(tmp, "demo-refused"), "--no-results-file"]), "demo",
+        /the demo does not run secondRound .*; ranker\.arch deberta-v2/);
+      assert.equal(existsSync(join(tmp, "demo-refused", "ranker")), false);
+    });
+
     it("every command's help exits 0 and names its options and an example", async () => {
       for (const c of Object.keys(COMMAND_OPTIONS)) {
         const h = await helpInProcess(c);
