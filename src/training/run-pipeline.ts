@@ -114,9 +114,11 @@ async function secondRound(
 ): Promise<Record<string, number>> {
   const file = join(cfg.outputDir, "train-round2.jsonl");
   const indexDir = join(cfg.outputDir, "index-round1");
+  let index: DenseIndex | null = null;
   const roundOneIndex = async (): Promise<DenseIndex> => {
+    if (index) return index;
     clearStaleIndex(indexDir, first.fingerprint(), log);
-    return encodeCorpus(first, corpus, indexDir, { label: "encode (round 1)" });
+    return (index = await encodeCorpus(first, corpus, indexDir, { label: "encode (round 1)" }));
   };
   let examples: TrainingExample[];
   if (existsSync(file)) examples = await readTrainingFile(file, l.data.docs);
