@@ -419,7 +419,11 @@ export function readPipelineConfig(file: string | null, overrides: Record<string
   const layers: ConfigLayer[] = [];
   if (file) layers.push(fileLayer(file));
   if (Object.keys(overrides).length > 0) layers.push({ source: "command-line flags", ...overridesLayer, values: overrides });
-  return layeredConfig(PipelineConfigSchema, defaults, layers);
+  const cfg = layeredConfig(PipelineConfigSchema, defaults, layers);
+  if (cfg.secondRoundTeacherPrior && !cfg.secondRound) {
+    throw new Error(`${file ?? "config"}: secondRoundTeacherPrior (--second-round-teacher-prior) needs secondRound (--second-round)`);
+  }
+  return cfg;
 }
 
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>, source: string, path = ""): Record<string, unknown> {

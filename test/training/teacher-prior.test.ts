@@ -16,6 +16,7 @@ import type { SearchHit } from "../../src/retrieval/metrics.ts";
 import { encodePieces } from "../../src/encoding/encode-corpus.ts";
 import { chooseTeacherPriorWeight, densePriorScorer, PRIOR_FACTORS } from "../../src/training/teacher-prior.ts";
 import { train } from "../../src/index.ts";
+import { readPipelineConfig } from "../../src/training/pipeline.ts";
 import { RetrieverStage, DEFAULT_MD2PR } from "../../src/training/retriever-stage.ts";
 import { toyModels, toySet, TOY_TOPICS } from "../helpers/toy.ts";
 
@@ -88,6 +89,11 @@ describe("teacher prior", () => {
     const plain = stage()["teacherScores"](examples, groups);
     const withPrior = stage({ weight: 0.5, score: prior })["teacherScores"](examples, groups);
     groups.flat().forEach((id, k) => assert.ok(Math.abs(withPrior[k]! - plain[k]! - 0.5 * prior("", [id])[0]!) < 1e-5, `${id}: ${withPrior[k]} vs ${plain[k]}`));
+  });
+
+  it("a teacher prior without a second round is refused", () => {
+    assert.throws(() => readPipelineConfig(null, { secondRoundTeacherPrior: true }), /secondRoundTeacherPrior .* needs secondRound/);
+    assert.equal(readPipelineConfig(null, { secondRound: true, secondRoundTeacherPrior: true }).secondRoundTeacherPrior, true);
   });
 
   it("the pipeline's second round chooses and records the prior, and trains round two with it", async () => {
