@@ -3,12 +3,12 @@
  * toy BEIR set with a tiny random model; what it returns loads as library objects.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DEFAULT_PIPELINE, Ranker, resolveTrainConfig, Retriever, train, type TrainConfig } from "../../src/index.ts";
-import { TOY_TOPICS } from "../helpers/toy.ts";
+import { toyBeir } from "../helpers/toy.ts";
 
 const vocabFile = new URL("../../data/vocab/bert-base-uncased-vocab.txt", import.meta.url).pathname;
 
@@ -18,16 +18,7 @@ describe("train(config)", () => {
 
   before(() => {
     tmp = mkdtempSync(join(tmpdir(), "md2pr-train-api-"));
-    data = join(tmp, "toy");
-    mkdirSync(join(data, "qrels"), { recursive: true });
-    writeFileSync(join(data, "corpus.jsonl"), TOY_TOPICS.flatMap(([t, x], i) => [
-      JSON.stringify({ _id: `d${i}`, title: t, text: x }),
-      JSON.stringify({ _id: `x${i}`, title: `${t} review`, text: `a review of ${x.split(" ").slice(0, 4).join(" ")} findings` }),
-    ]).join("\n") + "\n");
-    writeFileSync(join(data, "queries.jsonl"), TOY_TOPICS.map(([t], i) => JSON.stringify({ _id: `q${i}`, text: `what is known about ${t}` })).join("\n") + "\n");
-    const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
-    writeFileSync(join(data, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
-    writeFileSync(join(data, "qrels", "test.tsv"), qrels([6, 7]));
+    data = toyBeir(join(tmp, "toy"));
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 

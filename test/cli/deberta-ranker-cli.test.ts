@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { makeDebertaV2Config } from "../../src/models/deberta-config.ts";
 import { DebertaCrossEncoder } from "../../src/models/deberta-cross-encoder.ts";
 import { SentencePieceTokenizer } from "../../src/models/tokenizer/sentencepiece.ts";
-import { TOY_TOPICS } from "../helpers/toy.ts";
+import { TOY_TOPICS, toyBeir } from "../helpers/toy.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bin = join(root, "bin", "md2pr.js");
@@ -38,16 +38,7 @@ describe("md2pr train-ranker --ranker-arch deberta-v2", () => {
   it("trains a toy DeBERTa ranker from --ranker-base, saves it with its tokenizer, reranks with it, reuses it, and teaches the retriever with it", async () => {
     const tmp = mkdtempSync(join(tmpdir(), "md2pr-deberta-cli-"));
     try {
-      const data = join(tmp, "toy");
-      mkdirSync(join(data, "qrels"), { recursive: true });
-      writeFileSync(join(data, "corpus.jsonl"), TOY_TOPICS.flatMap(([t, x], i) => [
-        JSON.stringify({ _id: `d${i}`, title: t, text: x }),
-        JSON.stringify({ _id: `x${i}`, title: `${t} review`, text: `a review of ${x.split(" ").slice(0, 4).join(" ")} findings` }),
-      ]).join("\n") + "\n");
-      writeFileSync(join(data, "queries.jsonl"), TOY_TOPICS.map(([t], i) => JSON.stringify({ _id: `q${i}`, text: `what is known about ${t}` })).join("\n") + "\n");
-      const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
-      writeFileSync(join(data, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
-      writeFileSync(join(data, "qrels", "test.tsv"), qrels([6, 7]));
+      const data = toyBeir(join(tmp, "toy"));
       // the base: a tiny random DeBERTa-v3 classifier plus the SciFact SentencePiece fixture
       const base = join(tmp, "deberta-base");
       const tokenizer = SentencePieceTokenizer.fromDirectory(new URL("../fixtures/spm-scifact/", import.meta.url).pathname);

@@ -5,6 +5,8 @@ import { DualEncoder } from "../../src/models/dual-encoder.ts";
 import { WordPieceTokenizer, restrictVocabulary } from "../../src/models/tokenizer.ts";
 import { TokenizedCorpus, type CorpusText } from "../../src/retrieval/tokenized-corpus.ts";
 import type { TrainingExample } from "../../src/training/data.ts";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 const vocabFile = new URL("../../data/vocab/bert-base-uncased-vocab.txt", import.meta.url).pathname;
 const fallbackVocab = new URL("../../../shared/data/vocab/bert-base-uncased-vocab.txt", import.meta.url).pathname;
@@ -61,4 +63,22 @@ export function toyModels(toy: Toy, seed: number, rankerHidden = 16, dropout = 0
     ranker: CrossEncoder.random(rankerConfig, seed + 1),
     retriever: DualEncoder.random(toy.config, { maxQueryLength: 12, maxPassageLength: 24 }, seed),
   };
+}
+
+/** Writes a toy BEIR directory (16 passages, 8 queries; train q0-q5, test q6-q7) and returns its path. */
+export function toyBeir(dir: string, transform: (id: string, title: string, text: string) => [string, string] = (_i, t, x) => [t, x]): string {
+  mkdirSync(join(dir, "qrels"), { recursive: true });
+  const lines = TOY_TOPICS.flatMap(([t, x], i) => [
+    [`d${i}`, t, x],
+    [`x${i}`, `${t} review`, `a review of ${x.split(" ").slice(0, 4).join(" ")} findings`],
+  ]).map(([id, t, x]) => {
+    const [title, text] = transform(id!, t!, x!);
+    return JSON.stringify({ _id: id, title, text });
+  });
+  writeFileSync(join(dir, "corpus.jsonl"), `${lines.join("\n")}\n`);
+  writeFileSync(join(dir, "queries.jsonl"), TOY_TOPICS.map(([t], i) => JSON.stringify({ _id: `q${i}`, text: `what is known about ${t}` })).join("\n") + "\n");
+  const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
+  writeFileSync(join(dir, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
+  writeFileSync(join(dir, "qrels", "test.tsv"), qrels([6, 7]));
+  return dir;
 }

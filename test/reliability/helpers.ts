@@ -63,23 +63,7 @@ export function refused(r: Result, command: string, pattern: RegExp): string {
   return line;
 }
 
-/** Writes a toy BEIR directory (16 passages, 8 queries; train q0-q5, test q6-q7) and returns its path. */
-export function toyBeir(dir: string, transform: (id: string, title: string, text: string) => [string, string] = (_i, t, x) => [t, x]): string {
-  mkdirSync(join(dir, "qrels"), { recursive: true });
-  const lines = TOY_TOPICS.flatMap(([t, x], i) => [
-    [`d${i}`, t, x],
-    [`x${i}`, `${t} review`, `a review of ${x.split(" ").slice(0, 4).join(" ")} findings`],
-  ]).map(([id, t, x]) => {
-    const [title, text] = transform(id!, t!, x!);
-    return JSON.stringify({ _id: id, title, text });
-  });
-  writeFileSync(join(dir, "corpus.jsonl"), `${lines.join("\n")}\n`);
-  writeFileSync(join(dir, "queries.jsonl"), TOY_TOPICS.map(([t], i) => JSON.stringify({ _id: `q${i}`, text: `what is known about ${t}` })).join("\n") + "\n");
-  const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
-  writeFileSync(join(dir, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
-  writeFileSync(join(dir, "qrels", "test.tsv"), qrels([6, 7]));
-  return dir;
-}
+export { toyBeir } from "../helpers/toy.ts";
 
 /** Pipeline flags for a model and run small enough for a few seconds. */
 export function tinyFlags(steps = 4, checkpointEvery = 2): string[] {

@@ -3,7 +3,7 @@
  * (0 when the prior does not help), and the pipeline's second round with --second-round-teacher-prior.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -18,7 +18,7 @@ import { chooseTeacherPriorWeight, densePriorScorer, PRIOR_FACTORS } from "../..
 import { train } from "../../src/index.ts";
 import { readPipelineConfig } from "../../src/training/pipeline.ts";
 import { RetrieverStage, DEFAULT_MD2PR } from "../../src/training/retriever-stage.ts";
-import { toyModels, toySet, TOY_TOPICS } from "../helpers/toy.ts";
+import { toyBeir, toyModels, toySet } from "../helpers/toy.ts";
 
 const vocabFile = new URL("../../data/vocab/bert-base-uncased-vocab.txt", import.meta.url).pathname;
 
@@ -99,16 +99,7 @@ describe("teacher prior", () => {
   it("the pipeline's second round chooses and records the prior, and trains round two with it", async () => {
     const tmp = mkdtempSync(join(tmpdir(), "md2pr-teacher-prior-"));
     try {
-      const data = join(tmp, "toy");
-      mkdirSync(join(data, "qrels"), { recursive: true });
-      writeFileSync(join(data, "corpus.jsonl"), TOY_TOPICS.flatMap(([t, x], i) => [
-        JSON.stringify({ _id: `d${i}`, title: t, text: x }),
-        JSON.stringify({ _id: `x${i}`, title: `${t} review`, text: `a review of ${x.split(" ").slice(0, 4).join(" ")} findings` }),
-      ]).join("\n") + "\n");
-      writeFileSync(join(data, "queries.jsonl"), TOY_TOPICS.map(([t], i) => JSON.stringify({ _id: `q${i}`, text: `what is known about ${t}` })).join("\n") + "\n");
-      const qrels = (ids: number[]): string => `query-id\tcorpus-id\tscore\n${ids.map((i) => `q${i}\td${i}\t1\n`).join("")}`;
-      writeFileSync(join(data, "qrels", "train.tsv"), qrels([0, 1, 2, 3, 4, 5]));
-      writeFileSync(join(data, "qrels", "test.tsv"), qrels([6, 7]));
+      const data = toyBeir(join(tmp, "toy"));
       const out = join(tmp, "run");
       const lines: string[] = [];
       await train({
