@@ -127,7 +127,8 @@ async function secondRound(
     writeTrainingFile(file, examples);
   }
   log(`round 2: ${examples.length} examples with retriever-mined negatives (${file})`);
-  const prior = cfg.secondRoundTeacherPrior && teacher ? await roundTwoTeacherPrior(cfg, l, teacher, first, await roundOneIndex(), corpus, log) : null;
+  // a reused round-two retriever (trainRetriever loads it) needs no teacher, so the dev choice of mu is not redone
+  const prior = cfg.secondRoundTeacherPrior && teacher && !hasRetriever(cfg, "retriever-round2") ? await roundTwoTeacherPrior(cfg, l, teacher, first, await roundOneIndex(), corpus, log) : null;
   const r2 = await trainRetriever(cfg, l.data, examples, corpus, teacher?.ranker ?? null, l.bm25, "retriever-round2", first, teacher?.tokens ?? null, prior);
   log(`retriever (round 2): ${r2.dir}; dev ${metricsText(r2.dev)}`);
   return r2.dev;
